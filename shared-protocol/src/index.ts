@@ -1,0 +1,4 @@
+export * as framing from './framing/index.js';
+export * as messages from './messages/index.js';
+export * as session from './session/index.js';
+export * as clock from './clock/index.js';

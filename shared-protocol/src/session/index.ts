@@ -1,0 +1,24 @@
+export type { ByteChannel } from './channel.js';
+export { createChannelPair } from './channel.js';
+export {
+  CancelledError,
+  DisconnectedError,
+  ProtocolMismatchError,
+  RejectedError,
+  ServiceError,
+  ServiceLinkError,
+  TimeoutError,
+  type ServiceLinkFailure,
+} from './errors.js';
+export {
+  DEFAULT_RETRIES,
+  DEFAULT_TIMEOUT_MS,
+  FrameType,
+  ServiceSession,
+  hello,
+  type RequestContext,
+  type RequestHandlers,
+  type RequestOptions,
+  type ServiceSessionOptions,
+  type ServiceSessionStats,
+} from './service-session.js';
