@@ -1,5 +1,6 @@
 export type { ByteChannel } from './channel.js';
 export { createChannelPair } from './channel.js';
+export { channelFromStream, type DuplexStreamLike } from './stream-channel.js';
 export {
   CancelledError,
   DisconnectedError,
