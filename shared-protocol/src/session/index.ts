@@ -23,3 +23,15 @@ export {
   type ServiceSessionOptions,
   type ServiceSessionStats,
 } from './service-session.js';
+export {
+  BAUD_RATES,
+  BaudRateFollower,
+  DEFAULT_REVERT_AFTER_MS,
+  INITIAL_BAUD_RATE,
+  MAX_REVERT_AFTER_MS,
+  negotiateBaudRate,
+  type BaudAttempt,
+  type BaudNegotiationOptions,
+  type BaudNegotiationResult,
+  type BaudRateFollowerOptions,
+} from './baud.js';

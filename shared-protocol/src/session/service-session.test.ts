@@ -300,5 +300,5 @@ describe('ServiceSession', () => {
     release?.();
     expect((await held).results).toEqual([]);
     expect(host.stats.unmatchedResponses).toBe(0);
-  });
+  }, 60_000);
 });

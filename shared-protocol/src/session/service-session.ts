@@ -73,6 +73,8 @@ export interface RequestContext {
   serviceAuthorization: Uint8Array;
   /** Send a Progress event tied to this request. */
   progress(operation: Operation, done: number, total: number, message?: string): void;
+  /** Run this once the response has been handed to the channel (e.g. switch the line rate). */
+  afterResponse(callback: () => void): void;
 }
 
 /** Module side: one handler per request kind it serves; kinds without one get UNSUPPORTED. */
@@ -129,6 +131,7 @@ export class ServiceSession {
   readonly #inFlight = new Map<number, InFlight>();
   readonly #responseCache = new Map<number, { requestPayload: Uint8Array; frame: Uint8Array }>();
   readonly #eventListeners = new Set<(event: Event) => void>();
+  readonly #frameListeners = new Set<(frame: Frame) => void>();
   readonly #unsubscribe: Array<() => void>;
   #handlers: RequestHandlers | undefined;
   #nextSeq = 1;
@@ -211,6 +214,12 @@ export class ServiceSession {
     return () => this.#eventListeners.delete(listener);
   }
 
+  /** Called for every intact frame received, before it is handled (e.g. to confirm a baud rate). */
+  onFrame(listener: (frame: Frame) => void): () => void {
+    this.#frameListeners.add(listener);
+    return () => this.#frameListeners.delete(listener);
+  }
+
   /** Module side: answer requests with these handlers. */
   serve(handlers: RequestHandlers): void {
     this.#handlers = handlers;
@@ -280,6 +289,7 @@ export class ServiceSession {
   #receive(bytes: Uint8Array): void {
     for (const frame of this.#decoder.push(bytes)) {
       this.#stats.framesReceived += 1;
+      for (const listener of this.#frameListeners) listener(frame);
       switch (frame.type) {
         case FrameType.Response:
           this.#onResponse(frame);
@@ -355,7 +365,8 @@ export class ServiceSession {
     if (running && bytesEqual(running.requestPayload, payload)) return; // answer comes when done
     const controller = new AbortController();
     this.#inFlight.set(seq, { controller, requestPayload: payload });
-    void this.#handle(seq, payload, controller.signal).then((response) => {
+    const afterResponse: Array<() => void> = [];
+    void this.#handle(seq, payload, controller.signal, afterResponse).then((response) => {
       this.#inFlight.delete(seq);
       const frameBytes = encodeFrame({ type: FrameType.Response, seq, payload: response });
       this.#responseCache.delete(seq);
@@ -367,11 +378,17 @@ export class ServiceSession {
       if (this.#closedReason !== undefined) return;
       this.#channel.write(frameBytes);
       this.#stats.framesSent += 1;
+      afterResponse.forEach((callback) => callback());
     });
   }
 
   /** Run the handler for one request; always resolves to an encoded Response. */
-  async #handle(seq: number, payload: Uint8Array, signal: AbortSignal): Promise<Uint8Array> {
+  async #handle(
+    seq: number,
+    payload: Uint8Array,
+    signal: AbortSignal,
+    afterResponse: Array<() => void>,
+  ): Promise<Uint8Array> {
     const decoded = decodeRequest(payload);
     if (!decoded.ok) {
       return errorResponse(ErrorCode.BAD_REQUEST, `Undecodable request: ${decoded.reason}`);
@@ -402,6 +419,7 @@ export class ServiceSession {
             },
           },
         }),
+      afterResponse: (callback) => afterResponse.push(callback),
     };
     try {
       // The handler map is keyed by kind, so the value matches the handler's parameter type.
