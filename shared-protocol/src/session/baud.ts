@@ -7,7 +7,8 @@
 import type { Clock } from '../clock/index.js';
 import { ErrorCode, type BaudChangeRequest, type ResponseInitOf } from '../messages/index.js';
 import { RejectedError, ServiceError, TimeoutError } from './errors.js';
-import { hello, type RequestContext, type ServiceSession } from './service-session.js';
+import { hello } from './hello.js';
+import type { RequestContext, ServiceSession } from './service-session.js';
 
 /** Every session starts at this rate. */
 export const INITIAL_BAUD_RATE = 115200;

@@ -1,4 +1,5 @@
 export type { ByteChannel } from './channel.js';
+export { hello } from './hello.js';
 export { createChannelPair } from './channel.js';
 export { channelFromStream, type DuplexStreamLike } from './stream-channel.js';
 export {
@@ -16,7 +17,6 @@ export {
   DEFAULT_TIMEOUT_MS,
   FrameType,
   ServiceSession,
-  hello,
   type RequestContext,
   type RequestHandlers,
   type RequestOptions,

@@ -11,7 +11,8 @@ import {
   ServiceError,
   TimeoutError,
 } from './errors.js';
-import { FrameType, ServiceSession, hello, type RequestHandlers } from './service-session.js';
+import { hello } from './hello.js';
+import { FrameType, ServiceSession, type RequestHandlers } from './service-session.js';
 
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 

@@ -1,53 +1,36 @@
 import { FrameDecoder, encodeFrame, type Frame } from '../framing/index.js';
 import type { Clock, TimerHandle } from '../clock/index.js';
 import {
-  ErrorCode,
-  PROTOCOL_VERSION,
   buildRequest,
   create,
   decodeEvent,
-  decodeRequest,
   decodeResponse,
   encodeEvent,
   encodeRequest,
-  encodeResponse,
   isIdempotent,
   EventSchema,
-  ResponseSchema,
   type Event,
   type EventInit,
-  type HelloResponse,
-  type Operation,
-  type Request,
   type RequestInitOf,
   type RequestKind,
-  type RequestOf,
-  type ResponseInitOf,
   type ResponseOf,
 } from '../messages/index.js';
 import type { ByteChannel } from './channel.js';
+import { FrameType } from './frame-type.js';
+import { RequestServer, type RequestContext, type RequestHandlers } from './request-server.js';
 import {
   CancelledError,
   DisconnectedError,
   ProtocolMismatchError,
   RejectedError,
-  ServiceError,
   TimeoutError,
 } from './errors.js';
 
-/** The first byte of every frame: what its payload is. */
-export enum FrameType {
-  Request = 1,
-  Response = 2,
-  Event = 3,
-  /** Host to module: stop working on the request with this seq. Empty payload. */
-  Cancel = 4,
-}
+export { FrameType };
+export type { RequestContext, RequestHandlers };
 
 export const DEFAULT_TIMEOUT_MS = 2000;
 export const DEFAULT_RETRIES = 2;
-/** Responses the module keeps to answer a repeated request without running it twice. */
-const RESPONSE_CACHE_SIZE = 32;
 
 export interface ServiceSessionOptions {
   channel: ByteChannel;
@@ -65,25 +48,6 @@ export interface RequestOptions {
   signal?: AbortSignal;
   serviceAuthorization?: Uint8Array;
 }
-
-export interface RequestContext {
-  seq: number;
-  /** Aborted when the host cancels the request or the link drops. */
-  signal: AbortSignal;
-  serviceAuthorization: Uint8Array;
-  /** Send a Progress event tied to this request. */
-  progress(operation: Operation, done: number, total: number, message?: string): void;
-  /** Run this once the response has been handed to the channel (e.g. switch the line rate). */
-  afterResponse(callback: () => void): void;
-}
-
-/** Module side: one handler per request kind it serves; kinds without one get UNSUPPORTED. */
-export type RequestHandlers = {
-  [K in RequestKind]?: (
-    request: RequestOf<K>,
-    context: RequestContext,
-  ) => ResponseInitOf<K> | Promise<ResponseInitOf<K>>;
-};
 
 export interface ServiceSessionStats {
   framesSent: number;
@@ -111,11 +75,6 @@ interface PendingRequest {
   cleanup(): void;
 }
 
-interface InFlight {
-  controller: AbortController;
-  requestPayload: Uint8Array;
-}
-
 /**
  * Request/response over any duplex byte stream (see PROTOCOL.md). The host calls `request`; the
  * module calls `serve` and `emit`. One session lives as long as its channel: after an unplug,
@@ -128,12 +87,10 @@ export class ServiceSession {
   readonly #timeoutMs: number;
   readonly #retries: number;
   readonly #pending = new Map<number, PendingRequest>();
-  readonly #inFlight = new Map<number, InFlight>();
-  readonly #responseCache = new Map<number, { requestPayload: Uint8Array; frame: Uint8Array }>();
   readonly #eventListeners = new Set<(event: Event) => void>();
   readonly #frameListeners = new Set<(frame: Frame) => void>();
   readonly #unsubscribe: Array<() => void>;
-  #handlers: RequestHandlers | undefined;
+  readonly #server: RequestServer;
   #nextSeq = 1;
   #nextEventSeq = 1;
   #lastEventSeq: number | undefined;
@@ -144,7 +101,6 @@ export class ServiceSession {
     retransmissions: 0,
     timeouts: 0,
     unmatchedResponses: 0,
-    repeatedRequests: 0,
     eventsMissed: 0,
   };
 
@@ -156,6 +112,10 @@ export class ServiceSession {
     );
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#retries = options.retries ?? DEFAULT_RETRIES;
+    this.#server = new RequestServer({
+      send: (frame) => this.#send(frame),
+      emit: (event) => this.emit(event),
+    });
     this.#unsubscribe = [
       this.#channel.onData((bytes) => this.#receive(bytes)),
       this.#channel.onClose((reason) => this.#shutdown(reason ?? 'the stream closed')),
@@ -167,7 +127,11 @@ export class ServiceSession {
   }
 
   get stats(): ServiceSessionStats {
-    return { ...this.#stats, framesDropped: this.#decoder.stats.framesDropped };
+    return {
+      ...this.#stats,
+      repeatedRequests: this.#server.repeatedRequests,
+      framesDropped: this.#decoder.stats.framesDropped,
+    };
   }
 
   /** Send a request and wait for its response; rejects with a ServiceLinkError. */
@@ -222,7 +186,7 @@ export class ServiceSession {
 
   /** Module side: answer requests with these handlers. */
   serve(handlers: RequestHandlers): void {
-    this.#handlers = handlers;
+    this.#server.serve(handlers);
   }
 
   /** Module side: send an unsolicited event. */
@@ -256,8 +220,7 @@ export class ServiceSession {
   #attempt(seq: number, pending: PendingRequest): void {
     pending.attempts += 1;
     if (pending.attempts > 1) this.#stats.retransmissions += 1;
-    this.#channel.write(pending.frame);
-    this.#stats.framesSent += 1;
+    this.#send(pending.frame);
     pending.timer = this.#clock.setTimeout(() => {
       pending.timer = undefined;
       if (pending.attempts < pending.maxAttempts) {
@@ -281,9 +244,15 @@ export class ServiceSession {
   }
 
   #write(frame: Frame): void {
-    if (this.#closedReason !== undefined) return;
-    this.#channel.write(encodeFrame(frame));
+    this.#send(encodeFrame(frame));
+  }
+
+  /** Send an encoded frame; returns false once the session is closed. */
+  #send(frameBytes: Uint8Array): boolean {
+    if (this.#closedReason !== undefined) return false;
+    this.#channel.write(frameBytes);
     this.#stats.framesSent += 1;
+    return true;
   }
 
   #receive(bytes: Uint8Array): void {
@@ -295,13 +264,13 @@ export class ServiceSession {
           this.#onResponse(frame);
           break;
         case FrameType.Request:
-          this.#onRequest(frame);
+          this.#server.onRequest(frame);
           break;
         case FrameType.Event:
           this.#onEvent(frame);
           break;
         case FrameType.Cancel:
-          this.#inFlight.get(frame.seq)?.controller.abort();
+          this.#server.onCancel(frame.seq);
           break;
         default:
           // A frame type from a newer protocol: ignored, as PROTOCOL.md requires.
@@ -351,92 +320,6 @@ export class ServiceSession {
     for (const listener of this.#eventListeners) listener(decoded.message);
   }
 
-  #onRequest(frame: Frame): void {
-    const { seq, payload } = frame;
-    const cached = this.#responseCache.get(seq);
-    if (cached && bytesEqual(cached.requestPayload, payload)) {
-      // The host repeated a request whose response got lost: answer again, do not run it twice.
-      this.#stats.repeatedRequests += 1;
-      this.#channel.write(cached.frame);
-      this.#stats.framesSent += 1;
-      return;
-    }
-    const running = this.#inFlight.get(seq);
-    if (running && bytesEqual(running.requestPayload, payload)) return; // answer comes when done
-    const controller = new AbortController();
-    this.#inFlight.set(seq, { controller, requestPayload: payload });
-    const afterResponse: Array<() => void> = [];
-    void this.#handle(seq, payload, controller.signal, afterResponse).then((response) => {
-      this.#inFlight.delete(seq);
-      const frameBytes = encodeFrame({ type: FrameType.Response, seq, payload: response });
-      this.#responseCache.delete(seq);
-      this.#responseCache.set(seq, { requestPayload: payload, frame: frameBytes });
-      if (this.#responseCache.size > RESPONSE_CACHE_SIZE) {
-        const oldest = this.#responseCache.keys().next().value;
-        if (oldest !== undefined) this.#responseCache.delete(oldest);
-      }
-      if (this.#closedReason !== undefined) return;
-      this.#channel.write(frameBytes);
-      this.#stats.framesSent += 1;
-      afterResponse.forEach((callback) => callback());
-    });
-  }
-
-  /** Run the handler for one request; always resolves to an encoded Response. */
-  async #handle(
-    seq: number,
-    payload: Uint8Array,
-    signal: AbortSignal,
-    afterResponse: Array<() => void>,
-  ): Promise<Uint8Array> {
-    const decoded = decodeRequest(payload);
-    if (!decoded.ok) {
-      return errorResponse(ErrorCode.BAD_REQUEST, `Undecodable request: ${decoded.reason}`);
-    }
-    const request: Request = decoded.message;
-    const kind = request.body.case;
-    const handler = kind ? this.#handlers?.[kind] : undefined;
-    if (!kind || !handler) {
-      return errorResponse(
-        ErrorCode.UNSUPPORTED,
-        `This module does not serve ${kind ?? 'this request'}`,
-      );
-    }
-    const context: RequestContext = {
-      seq,
-      signal,
-      serviceAuthorization: request.serviceAuthorization,
-      progress: (operation, done, total, message = '') =>
-        this.emit({
-          body: {
-            case: 'progress',
-            value: {
-              operation,
-              requestSeq: seq,
-              done: BigInt(done),
-              total: BigInt(total),
-              message,
-            },
-          },
-        }),
-      afterResponse: (callback) => afterResponse.push(callback),
-    };
-    try {
-      // The handler map is keyed by kind, so the value matches the handler's parameter type.
-      const call = handler as (value: unknown, context: RequestContext) => unknown;
-      const value = await call(request.body.value, context);
-      if (signal.aborted) return errorResponse(ErrorCode.CANCELLED, `${kind} was cancelled`);
-      return encodeResponse(create(ResponseSchema, { body: { case: kind, value } as never }));
-    } catch (error) {
-      if (error instanceof ServiceError) {
-        return errorResponse(error.code, error.message, error.details);
-      }
-      if (signal.aborted) return errorResponse(ErrorCode.CANCELLED, `${kind} was cancelled`);
-      const message = error instanceof Error ? error.message : String(error);
-      return errorResponse(ErrorCode.INTERNAL, message);
-    }
-  }
-
   #shutdown(reason: string): void {
     if (this.#closedReason !== undefined) return;
     this.#closedReason = reason;
@@ -444,47 +327,6 @@ export class ServiceSession {
     for (const seq of [...this.#pending.keys()]) {
       this.#settle(seq)?.reject(new DisconnectedError(reason));
     }
-    for (const running of this.#inFlight.values()) running.controller.abort();
+    this.#server.abortAll();
   }
-}
-
-function errorResponse(
-  code: ErrorCode,
-  message: string,
-  details: Readonly<Record<string, string>> = {},
-): Uint8Array {
-  return encodeResponse(
-    create(ResponseSchema, { body: { case: 'error', value: { code, message, details } } }),
-  );
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/**
- * Open a session the way every host must: HELLO, and refuse a module whose protocol major differs.
- */
-export async function hello(
-  session: ServiceSession,
-  host: string,
-  options: RequestOptions = {},
-): Promise<HelloResponse> {
-  const response = await session.request(
-    'hello',
-    { protocolMajor: PROTOCOL_VERSION.major, protocolMinor: PROTOCOL_VERSION.minor, host },
-    options,
-  );
-  if (response.protocolMajor !== PROTOCOL_VERSION.major) {
-    throw new ProtocolMismatchError(
-      `The module speaks service-link protocol ${response.protocolMajor}.${response.protocolMinor}; ` +
-        `this host speaks ${PROTOCOL_VERSION.major}.${PROTOCOL_VERSION.minor}. ` +
-        (response.protocolMajor > PROTOCOL_VERSION.major
-          ? 'Update the workshop app.'
-          : 'Update the module firmware (recovery flash).'),
-    );
-  }
-  return response;
 }
