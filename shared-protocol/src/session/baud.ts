@@ -19,6 +19,14 @@ export const DEFAULT_REVERT_AFTER_MS = 1000;
 /** Longest revert time a module may announce; a host whose baud_change answer was lost waits this long. */
 export const MAX_REVERT_AFTER_MS = 2000;
 
+/**
+ * The module switches this long after handing its baud_change response to the port, so the
+ * response's last bytes leave the UART at the old rate (a driver's "drained" can come early).
+ */
+export const MODULE_SWITCH_DELAY_MS = 5;
+/** The host waits this long after switching before its first probe, so the module has switched. */
+export const HOST_PROBE_DELAY_MS = 20;
+
 const wait = (clock: Clock, ms: number) =>
   new Promise<void>((resolve) => clock.setTimeout(resolve, ms));
 
@@ -85,6 +93,7 @@ export async function negotiateBaudRate(
 
     const switchedAt = clock.now();
     await options.setLocalBaudRate(baudRate);
+    await wait(clock, HOST_PROBE_DELAY_MS);
     session.resetFraming();
     const probeMs = Math.max(20, Math.floor(revertAfterMs / 4));
     try {
@@ -160,6 +169,7 @@ export class BaudRateFollower {
 
   async #switch(baudRate: number, previous: number): Promise<void> {
     this.#cancelRevert();
+    await wait(this.#options.clock, MODULE_SWITCH_DELAY_MS);
     await this.#options.setLocalBaudRate(baudRate);
     this.#current = baudRate;
     const timer = this.#options.clock.setTimeout(() => {
