@@ -41,13 +41,18 @@ export async function signObject(
 
 export const encodeSigned = (signed: Signed): Uint8Array => toBinary(SignedSchema, signed);
 
-/** Decode a Signed wrapper from untrusted bytes; undefined when it is not one. Never throws. */
+/**
+ * Decode a Signed wrapper from untrusted bytes; undefined when it is not one. Never throws.
+ * Only the canonical encoding (fields 1, 2, 3 in order, nothing else) is accepted, so a signed
+ * object has exactly one byte form: no flipped tag or extra field gets through unnoticed.
+ */
 export function decodeSigned(bytes: Uint8Array): Signed | undefined {
   try {
     const signed = fromBinary(SignedSchema, bytes);
     if (signed.signerKeyId.length !== KEY_ID_LENGTH || signed.signature.length !== 64) {
       return undefined;
     }
+    if (!bytesEqual(encodeSigned(signed), bytes)) return undefined;
     return signed;
   } catch {
     return undefined;
