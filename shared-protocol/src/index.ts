@@ -4,3 +4,4 @@ export * as session from './session/index.js';
 export * as clock from './clock/index.js';
 export * as crypto from './crypto/index.js';
 export * as trust from './trust/index.js';
+export * as firmwareImage from './firmware-image/index.js';

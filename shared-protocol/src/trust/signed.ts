@@ -22,6 +22,7 @@ export type SigningDomain =
   | 'cloud-envelope'
   | 'module-envelope'
   | 'provisioning-nonce'
+  | 'firmware-image'
   | (string & { readonly __domain?: never });
 
 /** The exact bytes an Ed25519 signature of `domain` covers. */
