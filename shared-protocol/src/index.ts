@@ -5,3 +5,5 @@ export * as clock from './clock/index.js';
 export * as crypto from './crypto/index.js';
 export * as trust from './trust/index.js';
 export * as firmwareImage from './firmware-image/index.js';
+export * as vehicle from './vehicle/index.js';
+export * as diagnostics from './diagnostics/index.js';

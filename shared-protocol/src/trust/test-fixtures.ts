@@ -57,7 +57,7 @@ export async function trustFixtures(): Promise<TrustFixtures> {
     phone: seedSigner(testSeed('phone 1')),
     station: seedSigner(testSeed('workshop station 1')),
     module: seedSigner(testSeed('module MSM identity')),
-    moduleSerial: 'MSM-TEST-000001',
+    moduleSerial: 'MSM-24-001234-3',
     vin: 'WMW11DJ0702T12345',
   };
 }
