@@ -7,3 +7,5 @@ export * as trust from './trust/index.js';
 export * as firmwareImage from './firmware-image/index.js';
 export * as vehicle from './vehicle/index.js';
 export * as diagnostics from './diagnostics/index.js';
+export * as gatt from './gatt/index.js';
+export * as link from './link/index.js';

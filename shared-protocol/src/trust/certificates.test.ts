@@ -172,7 +172,12 @@ describe('revocation list', () => {
 
 describe('module-link settings', () => {
   const settings = (
-    overrides: { brokerUrl?: string; clientId?: string; keys?: Uint8Array[] } = {},
+    overrides: {
+      brokerUrl?: string;
+      clientId?: string;
+      keys?: Uint8Array[];
+      secret?: Uint8Array;
+    } = {},
   ) =>
     encodeModuleLinkSettings({
       brokerUrl: overrides.brokerUrl ?? 'mqtts://broker.example:8883',
@@ -181,6 +186,7 @@ describe('module-link settings', () => {
       password: 'secret',
       caCertificatePem: '',
       cloudSigningKeys: overrides.keys ?? [f.cloudCertificate],
+      advertisingSecret: overrides.secret ?? new Uint8Array(32).fill(5),
     });
   const context = () => ({ moduleSerial: f.moduleSerial, rootPublicKey: f.root.publicKey });
 
@@ -203,6 +209,9 @@ describe('module-link settings', () => {
     ).toMatchObject({
       reason: 'wrong-client-id',
     });
+    expect(
+      await verifyModuleLinkSettings(settings({ secret: new Uint8Array(16) }), context()),
+    ).toMatchObject({ reason: 'bad-advertising-secret' });
     expect(await verifyModuleLinkSettings(settings({ keys: [] }), context())).toMatchObject({
       reason: 'no-valid-cloud-key',
     });

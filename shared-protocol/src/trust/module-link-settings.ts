@@ -20,7 +20,11 @@ export const encodeModuleLinkSettings = (
 ): Uint8Array => toBinary(ModuleLinkSettingsSchema, create(ModuleLinkSettingsSchema, fields));
 
 export type ModuleLinkSettingsReason =
-  'malformed' | 'bad-broker-url' | 'wrong-client-id' | 'no-valid-cloud-key';
+  | 'malformed'
+  | 'bad-broker-url'
+  | 'wrong-client-id'
+  | 'bad-advertising-secret'
+  | 'no-valid-cloud-key';
 
 /** Never throws. The client id must be the module serial; at least one cloud key must verify. */
 export async function verifyModuleLinkSettings(
@@ -48,6 +52,9 @@ export async function verifyModuleLinkSettings(
       'wrong-client-id',
       `The MQTT client id must be the module serial ${context.moduleSerial}`,
     );
+  }
+  if (settings.advertisingSecret.length !== 32) {
+    return refuse('bad-advertising-secret', 'The advertising secret must be 32 bytes');
   }
   const { ring } = await CloudKeyRing.fromCertificates(
     context.rootPublicKey,

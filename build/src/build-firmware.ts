@@ -1,0 +1,80 @@
+/**
+ * Builds signed firmware images for the simulated module: the firmware (module/src/firmware/main.ts)
+ * bundled by esbuild into one JavaScript file, with its version baked in, wrapped in the signed
+ * image format and signed with the development release key. Native modules (serialport, bleno)
+ * stay external: they come from the module's platform (the host's node_modules here).
+ *
+ * Usage: npx tsx build/src/build-firmware.ts [--out build/out/firmware]
+ * Writes <out>/<version>.msfw for the current and the previous version, so updates can be tried.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+import { buildFirmwareImage } from '@mini-sharing/shared-protocol/firmware-image';
+import { developmentSigner } from './keys.js';
+
+export interface FirmwareRelease {
+  version: { major: number; minor: number; patch: number };
+  securityCounter: number;
+}
+
+/** The releases the simulated workshop ships: current and previous. */
+export const RELEASES: readonly FirmwareRelease[] = [
+  { version: { major: 1, minor: 0, patch: 0 }, securityCounter: 1 },
+  { version: { major: 1, minor: 1, patch: 0 }, securityCounter: 1 },
+];
+
+export const HARDWARE_REVISIONS = ['HW-B', 'HW-C'];
+const ENTRY = resolve(import.meta.dirname, '../../module/src/firmware/main.ts');
+const EXTERNAL = ['serialport', '@serialport/*', '@stoprocent/*'];
+
+export const versionString = (release: FirmwareRelease) =>
+  `${release.version.major}.${release.version.minor}.${release.version.patch}`;
+
+/** Bundle the firmware with this release's version baked in. */
+export async function bundleFirmware(release: FirmwareRelease): Promise<Uint8Array> {
+  const result = await build({
+    entryPoints: [ENTRY],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    write: false,
+    minify: false,
+    legalComments: 'none',
+    external: EXTERNAL,
+    define: { 'globalThis.__FIRMWARE_VERSION__': JSON.stringify(versionString(release)) },
+    banner: {
+      // bundled ESM still needs require() for the CommonJS native modules it leaves external
+      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+    },
+    logLevel: 'silent',
+  });
+  const output = result.outputFiles[0];
+  if (!output) throw new Error('esbuild produced no firmware bundle');
+  return output.contents;
+}
+
+export async function buildFirmwareRelease(release: FirmwareRelease): Promise<Uint8Array> {
+  return buildFirmwareImage(
+    {
+      hardwareRevisions: HARDWARE_REVISIONS,
+      version: release.version,
+      securityCounter: release.securityCounter,
+      payload: await bundleFirmware(release),
+    },
+    developmentSigner('release'),
+  );
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const outIndex = process.argv.indexOf('--out');
+  const out = resolve(outIndex > 0 ? (process.argv[outIndex + 1] ?? '') : 'build/out/firmware');
+  mkdirSync(out, { recursive: true });
+  for (const release of RELEASES) {
+    const image = await buildFirmwareRelease(release);
+    const path = join(out, `${versionString(release)}.msfw`);
+    writeFileSync(path, image);
+    console.log(`${path}: ${image.length} bytes, security counter ${release.securityCounter}`);
+  }
+}
