@@ -1,6 +1,5 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { format, resolveConfig } from 'prettier';
 import { describe, expect, it } from 'vitest';
 import { fromHex } from '../crypto/index.js';
 import type { FirmwareImageVerifierOptions } from './index.js';
@@ -13,18 +12,9 @@ import {
 import type { FirmwareImageVectors } from './vectors.js';
 import { buildFirmwareImageVectors } from './vectors.js';
 
-// Regenerate with: UPDATE_VECTORS=1 npx vitest run --project shared-protocol src/firmware-image
+// Regenerate with: npm run vectors -w shared-protocol
 const file = new URL('../../vectors/firmware-image.json', import.meta.url);
 const built = await buildFirmwareImageVectors();
-
-if (process.env.UPDATE_VECTORS) {
-  const path = file.pathname;
-  const text = await format(JSON.stringify(built), {
-    ...(await resolveConfig(path)),
-    filepath: path,
-  });
-  await writeFile(file, text);
-}
 
 // The committed file is the source of truth for other implementations: read everything from it.
 const committed = JSON.parse(await readFile(file, 'utf8')) as FirmwareImageVectors;
