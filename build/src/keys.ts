@@ -17,7 +17,9 @@ export function developmentSigner(name: DevelopmentKeyName): Signer {
   const path = join(KEYS_DIR, FILES[name]);
   const document = JSON.parse(readFileSync(path, 'utf8')) as { seed?: unknown };
   if (typeof document.seed !== 'string' || document.seed.length !== 64) {
-    throw new Error(`${path} has no 32-byte hex seed; regenerate with npx tsx build/src/make-dev-keys.ts`);
+    throw new Error(
+      `${path} has no 32-byte hex seed; regenerate with npx tsx build/src/make-dev-keys.ts`,
+    );
   }
   return seedSigner(fromHex(document.seed));
 }

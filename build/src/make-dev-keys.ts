@@ -5,13 +5,27 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ed25519PublicKey, generateEd25519Seed, keyIdOf, toHex } from '@mini-sharing/shared-protocol/crypto';
+import {
+  ed25519PublicKey,
+  generateEd25519Seed,
+  keyIdOf,
+  toHex,
+} from '@mini-sharing/shared-protocol/crypto';
 
 const keysDir = join(import.meta.dirname, '..', 'keys');
 const keys = [
-  { file: 'development-release-key.json', purpose: 'signs firmware images (development builds only)' },
-  { file: 'development-cloud-root-key.json', purpose: 'certifies cloud signing keys (development only)' },
-  { file: 'development-cloud-signing-key.json', purpose: 'cloud signing key for the simulated workshop' },
+  {
+    file: 'development-release-key.json',
+    purpose: 'signs firmware images (development builds only)',
+  },
+  {
+    file: 'development-cloud-root-key.json',
+    purpose: 'certifies cloud signing keys (development only)',
+  },
+  {
+    file: 'development-cloud-signing-key.json',
+    purpose: 'cloud signing key for the simulated workshop',
+  },
 ];
 for (const key of keys) {
   const path = join(keysDir, key.file);
