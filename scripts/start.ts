@@ -1,24 +1,46 @@
 /**
  * `npm start`: the simulated workshop. Starts every part that exists so far and says what it
- * started; Ctrl-C stops everything.
+ * started; Ctrl-C stops everything. Today: the example fleet's cars with their modules (booted
+ * from signed firmware images) on virtual serial lines. The cloud (#8) and the workshop app join
+ * as their issues land.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { VirtualSerialLine } from '@mini-sharing/module/sim';
+import { describeFleet, startFleet } from '@mini-sharing/module/sim';
+import { exampleFleet } from '@mini-sharing/shared-protocol/vehicle';
+import { RELEASES, buildFirmwareRelease, versionString } from '../build/src/build-firmware.js';
 
-// The workshop app's device list scans .sim/ports (SerialPort.list() does not list ptys); the
-// module's end lives apart so it never shows up there.
-const portsDir = join(process.cwd(), '.sim', 'ports');
-const moduleDir = join(process.cwd(), '.sim', 'module');
-mkdirSync(portsDir, { recursive: true });
-mkdirSync(moduleDir, { recursive: true });
+const simDir = join(process.cwd(), '.sim');
+// The workshop app's device list scans .sim/ports (SerialPort.list() does not list ptys).
+const portsDir = join(simDir, 'ports');
+const firmwareDir = join(simDir, 'firmware');
+mkdirSync(firmwareDir, { recursive: true });
 
-const line = await VirtualSerialLine.open({ dir: portsDir, moduleDir, name: 'module-1' });
-console.log('Simulated workshop');
-console.log(`  virtual serial line  app end:    ${line.appPath}`);
-console.log(`                       module end: ${line.modulePath}`);
-console.log('  not yet part of the workshop: module firmware (issues #5, #6), cloud (#8),');
-console.log('  workshop app (later issue). Open the app end with any serial tool meanwhile.');
+console.log('Simulated workshop: building and signing firmware images (development release key)…');
+const images = new Map<string, Uint8Array>();
+for (const release of RELEASES) {
+  const image = await buildFirmwareRelease(release);
+  images.set(versionString(release), image);
+  writeFileSync(join(firmwareDir, `${versionString(release)}.msfw`), image);
+}
+const factoryVersion = versionString(RELEASES[0]!);
+const fleet = await startFleet({
+  fleet: exampleFleet(),
+  dir: join(simDir, 'cars'),
+  portsDir,
+  output: 'ignore',
+  factoryImage: async () => images.get(factoryVersion)!,
+});
+console.log(
+  describeFleet(fleet, { portsDir, firmwareDir, factoryVersion }).replace(
+    'Type "help" for commands.',
+    '',
+  ),
+);
+console.log('Not yet part of the simulated workshop: the cloud (issue #8) and the workshop app.');
+console.log(
+  'To act on the cars (drive, doors, battery…), run module-sim instead: npm run module-sim',
+);
 console.log('Press Ctrl-C to stop.');
 
 let stopping = false;
@@ -26,7 +48,7 @@ async function stop(signal: string) {
   if (stopping) return;
   stopping = true;
   console.log(`\n${signal}: stopping the simulated workshop`);
-  await line.close();
+  await fleet.close();
   process.exit(0);
 }
 process.on('SIGINT', () => void stop('SIGINT'));

@@ -37,17 +37,15 @@ export async function bundleFirmware(release: FirmwareRelease): Promise<Uint8Arr
     entryPoints: [ENTRY],
     bundle: true,
     platform: 'node',
-    format: 'esm',
+    // CommonJS, so the platform's native modules (left external) resolve through NODE_PATH,
+    // which the boot loader points at the platform (ESM imports ignore NODE_PATH)
+    format: 'cjs',
     target: 'node20',
     write: false,
     minify: false,
     legalComments: 'none',
     external: EXTERNAL,
     define: { 'globalThis.__FIRMWARE_VERSION__': JSON.stringify(versionString(release)) },
-    banner: {
-      // bundled ESM still needs require() for the CommonJS native modules it leaves external
-      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
-    },
     logLevel: 'silent',
   });
   const output = result.outputFiles[0];

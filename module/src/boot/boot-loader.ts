@@ -1,0 +1,191 @@
+/**
+ * The boot loader as a process: pick the slot to start (boot-decision.ts), start its payload as
+ * the firmware process, and start again when the firmware asks to reboot or dies; when no slot
+ * can boot, serve the recovery service on the serial port until a good image is activated.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import {
+  FIRMWARE_HEADER_LENGTH,
+  createFirmwareImageVerifier,
+} from '@mini-sharing/shared-protocol/firmware-image';
+import {
+  BootSlot,
+  PROTOCOL_VERSION,
+  ProvisioningState,
+  RunMode,
+} from '@mini-sharing/shared-protocol/messages';
+import { BAUD_RATES } from '@mini-sharing/shared-protocol/session';
+import { DEFAULT_MAX_FRAME_SIZE } from '@mini-sharing/shared-protocol/framing';
+import type { ModuleConfig } from '../config.js';
+import { CONFIG_ENV } from '../config.js';
+import { openModuleStorage, type ModuleStorage } from '../storage/index.js';
+import { readBootState, readSecurityCounter, writeBootState } from '../service/boot-records.js';
+import { createFlashService } from '../service/flash-service.js';
+import { serveServicePort } from '../service/service-endpoint.js';
+import { decideBoot, type SlotName } from './boot-decision.js';
+import { pinnedReleaseKeys } from './pinned-keys.js';
+import { REBOOT_EXIT_CODE, RUNNING_SLOT_ENV, TRIAL_ENV } from './process-contract.js';
+
+export const BOOT_LOADER_VERSION = '1.0.0';
+
+export interface BootLoaderOptions {
+  config: ModuleConfig;
+  /** Where the platform's native modules live (NODE_PATH for the firmware). */
+  platformModules: string;
+  log(message: string): void;
+  /** The recovery service needs the supply voltage; the boot loader reads it from the platform. */
+  readSupplyMillivolts(): Promise<number>;
+}
+
+export type BootOutcome =
+  { kind: 'firmware-exited'; slot: SlotName; code: number | null } | { kind: 'recovery-done' };
+
+async function verifySlot(storage: ModuleStorage, slot: SlotName, hardwareRevision: string) {
+  const info = await storage.slots.info(slot);
+  if (info.state === 'empty') return 'empty' as const;
+  const verifier = createFirmwareImageVerifier({
+    trustedKeys: pinnedReleaseKeys(),
+    hardwareRevision,
+    minSecurityCounter: await readSecurityCounter(storage.records),
+  });
+  for await (const chunk of storage.slots.readSlot(slot)) {
+    if (verifier.push(chunk)) break;
+  }
+  return verifier.finish();
+}
+
+/** The payload of a slot's image (what the boot loader "loads into RAM"), as a file to run. */
+async function extractPayload(
+  storage: ModuleStorage,
+  slot: SlotName,
+  payloadLength: number,
+  path: string,
+) {
+  const parts: Uint8Array[] = [];
+  let offset = 0;
+  for await (const chunk of storage.slots.readSlot(slot)) {
+    const start = Math.max(0, FIRMWARE_HEADER_LENGTH - offset);
+    const end = Math.min(chunk.length, FIRMWARE_HEADER_LENGTH + payloadLength - offset);
+    if (end > start) parts.push(chunk.subarray(start, end));
+    offset += chunk.length;
+  }
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, Buffer.concat(parts));
+}
+
+/** One power-on-to-reboot cycle. */
+export async function bootOnce(options: BootLoaderOptions): Promise<BootOutcome> {
+  const { config, log } = options;
+  const storage = await openModuleStorage(config.storageDir);
+  const state = await readBootState(storage.records);
+  const decision = await decideBoot(state, (slot) =>
+    verifySlot(storage, slot, config.hardwareRevision),
+  );
+  decision.notes.forEach(log);
+  await writeBootState(storage.records, decision.nextState);
+  if (state.trial?.attempted && decision.action === 'boot' && !decision.trial) {
+    await storage.slots
+      .setSlotState(state.trial.slot, { state: 'invalid', reason: 'never confirmed' })
+      .catch(() => {});
+  }
+
+  if (decision.action === 'recovery') return serveRecovery(options, storage);
+
+  const runFile = join(config.storageDir, '..', 'run', `firmware-${config.moduleSerial}.cjs`);
+  await extractPayload(storage, decision.slot, decision.header.payloadLength, runFile);
+  await storage.close(); // the firmware opens the storage itself
+  const { major, minor, patch } = decision.header.version;
+  log(
+    `starting firmware ${major}.${minor}.${patch} from slot ${decision.slot}${decision.trial ? ' (trial)' : ''}`,
+  );
+  const child = spawn(process.execPath, [runFile], {
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      [CONFIG_ENV]: JSON.stringify(config),
+      [RUNNING_SLOT_ENV]: decision.slot,
+      [TRIAL_ENV]: decision.trial ? '1' : '0',
+      NODE_PATH: options.platformModules,
+    },
+  });
+  const stopChild = () => child.kill('SIGTERM');
+  process.once('SIGTERM', stopChild);
+  const code = await new Promise<number | null>((resolve) =>
+    child.once('exit', (exitCode) => resolve(exitCode)),
+  );
+  process.off('SIGTERM', stopChild);
+  return { kind: 'firmware-exited', slot: decision.slot, code };
+}
+
+/** Minimal recovery service: hello, device info, flash, activate. Returns after activation. */
+async function serveRecovery(
+  options: BootLoaderOptions,
+  storage: ModuleStorage,
+): Promise<BootOutcome> {
+  const { config, log } = options;
+  let activated: () => void = () => {};
+  const done = new Promise<void>((resolve) => (activated = resolve));
+  const active = (await readBootState(storage.records)).active;
+  const endpoint = await serveServicePort(config.serialPort, {
+    hello: () => ({
+      protocolMajor: PROTOCOL_VERSION.major,
+      protocolMinor: PROTOCOL_VERSION.minor,
+      moduleSerial: config.moduleSerial,
+      hardwareRevision: config.hardwareRevision,
+      firmwareVersion: BOOT_LOADER_VERSION,
+      activeBootSlot: active === 'A' ? BootSlot.A : BootSlot.B,
+      provisioningState: ProvisioningState.UNSPECIFIED,
+      runMode: RunMode.RECOVERY,
+      maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
+      baudRates: [...BAUD_RATES],
+    }),
+    deviceInfo: async () => ({
+      moduleSerial: config.moduleSerial,
+      hardwareRevision: config.hardwareRevision,
+      bootLoaderVersion: BOOT_LOADER_VERSION,
+      supplyMillivolts: await options.readSupplyMillivolts(),
+    }),
+    ...createFlashService({
+      storage,
+      hardwareRevision: config.hardwareRevision,
+      pinnedKeys: pinnedReleaseKeys(),
+      runningSlot: undefined,
+      readSupplyMillivolts: options.readSupplyMillivolts,
+      reboot: () => activated(),
+    }),
+  });
+  log(`recovery service on ${config.serialPort}: flash a signed image to continue`);
+  await done;
+  await endpoint.close();
+  await storage.close();
+  return { kind: 'recovery-done' };
+}
+
+/** Power on: boot, and boot again after every reboot request or crash, until stopped. */
+export async function runBootLoader(
+  options: BootLoaderOptions,
+  signal: AbortSignal,
+): Promise<void> {
+  let crashes = 0;
+  while (!signal.aborted) {
+    const outcome = await bootOnce(options);
+    if (signal.aborted) return;
+    if (
+      outcome.kind === 'firmware-exited' &&
+      outcome.code !== REBOOT_EXIT_CODE &&
+      outcome.code !== 0
+    ) {
+      crashes += 1;
+      options.log(
+        `firmware in slot ${outcome.slot} stopped with code ${String(outcome.code)}: restarting`,
+      );
+      // a crashing image is reverted by the boot decision; back off so a loop cannot spin
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 200 * crashes)));
+    } else {
+      crashes = 0;
+    }
+    if (outcome.kind === 'firmware-exited' && outcome.code === 0) return;
+  }
+}

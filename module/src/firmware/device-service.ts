@@ -1,0 +1,66 @@
+/** HELLO, device info and vehicle info as the application firmware answers them. */
+import {
+  PROTOCOL_VERSION,
+  BootSlot,
+  ProvisioningState,
+  RunMode,
+} from '@mini-sharing/shared-protocol/messages';
+import { BAUD_RATES, type RequestHandlers } from '@mini-sharing/shared-protocol/session';
+import { DEFAULT_MAX_FRAME_SIZE } from '@mini-sharing/shared-protocol/framing';
+import { isHalError, type ModuleHal } from '../hal/index.js';
+import type { ModuleConfig } from '../config.js';
+import type { SlotName } from '../boot/boot-decision.js';
+
+export interface DeviceServiceOptions {
+  config: ModuleConfig;
+  hal: ModuleHal;
+  firmwareVersion: string;
+  runningSlot: SlotName;
+  startedAt: number;
+}
+
+export function createDeviceService(options: DeviceServiceOptions): RequestHandlers {
+  const { config, hal } = options;
+  const activeBootSlot = options.runningSlot === 'A' ? BootSlot.A : BootSlot.B;
+  return {
+    hello: () => ({
+      protocolMajor: PROTOCOL_VERSION.major,
+      protocolMinor: PROTOCOL_VERSION.minor,
+      moduleSerial: config.moduleSerial,
+      hardwareRevision: config.hardwareRevision,
+      firmwareVersion: options.firmwareVersion,
+      activeBootSlot,
+      provisioningState: ProvisioningState.UNPROVISIONED,
+      runMode: RunMode.APPLICATION,
+      maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
+      baudRates: [...BAUD_RATES],
+    }),
+    deviceInfo: async () => ({
+      moduleSerial: config.moduleSerial,
+      hardwareRevision: config.hardwareRevision,
+      firmwareVersion: options.firmwareVersion,
+      activeBootSlot,
+      provisioningState: ProvisioningState.UNPROVISIONED,
+      uptimeMs: BigInt(Date.now() - options.startedAt),
+      supplyMillivolts: await hal.supply.readMillivolts(),
+      moduleTimeMs: BigInt(Math.max(0, Math.round(hal.clock.now()))),
+    }),
+    vehicleInfo: async () => {
+      try {
+        const identity = await hal.vehicle.readIdentity();
+        return {
+          sharingInterfacePresent: true,
+          vin: identity.vin,
+          optionCodes: identity.optionCodes,
+          model: identity.model,
+          market: identity.market,
+        };
+      } catch (error) {
+        if (isHalError(error) && error.code === 'no-sharing-interface') {
+          return { sharingInterfacePresent: false };
+        }
+        throw error;
+      }
+    },
+  };
+}
