@@ -96,7 +96,14 @@ describe('module-sim fleet', () => {
   }, 60_000);
 
   it('answers commands with clear words and refuses unknown cars', () => {
+    expect(runCommand(fleet, 'door 1 front-left open')).toMatch(/^Refused: .*unlock the car first/);
+    expect(runCommand(fleet, 'unlock 1')).toBe('unlocked');
     expect(runCommand(fleet, 'door 1 front-left open')).toBe('front-left opened');
+    expect(runCommand(fleet, 'lock 1')).toMatch(/^Refused: /);
+    expect(fleet.find('1')?.vehicle.snapshot()).toMatchObject({
+      locked: false,
+      openDoors: ['front-left'],
+    });
     expect(runCommand(fleet, 'door 1 sunroof open')).toMatch(/^Usage: door/);
     expect(runCommand(fleet, 'show 99')).toMatch(/No car "99"/);
     expect(runCommand(fleet, 'fly 1')).toMatch(/Unknown command/);

@@ -9,6 +9,7 @@ export const HELP = `commands (CAR is a VIN, a module serial or the car's number
   show [CAR]                      the car's state (all cars without CAR)
   drive CAR LAT LON [KMH]         drive to a place (default 50 km/h; releases nothing itself)
   park CAR                        stop, ignition off
+  lock CAR | unlock CAR           work the central lock with the car's own key
   door CAR DOOR open|close        doors: ${DOORS.join(', ')}
   battery CAR pull|restore        disconnect or reconnect the 12 V battery (powers the module)
   charger CAR on|off              workshop charger on the 12 V battery (flashing needs 13.0 V)
@@ -72,6 +73,12 @@ export function runCommand(fleet: RunningFleet, line: string): string {
       case 'park':
         vehicle.park();
         return 'parked';
+      case 'lock':
+        vehicle.lock('key');
+        return 'locked';
+      case 'unlock':
+        vehicle.unlock('key');
+        return 'unlocked';
       case 'door': {
         const [door, state] = args;
         if (!DOORS.includes(door as Door) || (state !== 'open' && state !== 'close')) {
