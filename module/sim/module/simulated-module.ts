@@ -10,11 +10,14 @@ import { parseFirmwareHeader } from '@mini-sharing/shared-protocol/firmware-imag
 import { sha256 } from '@mini-sharing/shared-protocol/crypto';
 import { CONFIG_ENV, type ModuleConfig } from '../../src/config.js';
 import { openModuleStorage } from '../../src/storage/index.js';
-import { raiseSecurityCounter, writeBootState } from '../../src/service/boot-records.js';
+import { writeBootState } from '../../src/service/boot-records.js';
 
 const BOOT_MAIN = join(import.meta.dirname, '..', '..', 'src', 'boot', 'main.ts');
 
-/** Write a signed image into slot A and make it the active, confirmed slot (factory state). */
+/**
+ * Write an image into slot A and make it the active slot (factory state). The boot loader still
+ * verifies it at every boot, like any image.
+ */
 export async function programFactoryImage(storageDir: string, image: Uint8Array): Promise<void> {
   const header = parseFirmwareHeader(image);
   if (!header.ok) throw new Error(`not a firmware image: ${header.message}`);
@@ -32,8 +35,9 @@ export async function programFactoryImage(storageDir: string, image: Uint8Array)
     await storage.slots.setSlotState('A', { state: 'verified', version, securityCounter });
     await storage.slots.setSlotState('A', { state: 'trial' });
     await storage.slots.setSlotState('A', { state: 'confirmed' });
+    // the stored security counter rises only when firmware confirms itself, never from an image
+    // nobody verified
     await writeBootState(storage.records, { active: 'A' });
-    await raiseSecurityCounter(storage.records, securityCounter);
   } finally {
     await storage.close();
   }
