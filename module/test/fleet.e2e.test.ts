@@ -106,6 +106,10 @@ describe('module-sim fleet', () => {
     });
     expect(runCommand(fleet, 'door 1 sunroof open')).toMatch(/^Usage: door/);
     expect(runCommand(fleet, 'show 99')).toMatch(/No car "99"/);
+    const before = fleet.clock.now();
+    expect(runCommand(fleet, 'clock +3h')).toMatch(/^simulated time /);
+    expect(fleet.clock.now() - before).toBeGreaterThanOrEqual(3 * 3_600_000);
+    expect(runCommand(fleet, 'clock soon')).toMatch(/^Usage: clock/);
     expect(runCommand(fleet, 'fly 1')).toMatch(/Unknown command/);
   });
 });

@@ -14,6 +14,8 @@ export const HELP = `commands (CAR is a VIN, a module serial or the car's number
   battery CAR pull|restore        disconnect or reconnect the 12 V battery (powers the module)
   charger CAR on|off              workshop charger on the 12 V battery (flashing needs 13.0 V)
   keys CAR 0|1|2                  physical keys in the cabin
+  clock [+|-]AMOUNT[s|m|h|d]       move the simulated time of every car (e.g. clock +3h)
+  clock scale FACTOR              simulated seconds per real second
   help                            this list
   quit                            stop everything`;
 
@@ -47,6 +49,7 @@ export function runCommand(fleet: RunningFleet, line: string): string {
   try {
     if (command === 'help') return HELP;
     if (command === 'quit' || command === 'exit') return 'quit';
+    if (command === 'clock') return clockCommand(fleet, id, args[0]);
     if (command === 'show' && !id) {
       return fleet.cars.map((car) => JSON.stringify(car.vehicle.snapshot())).join('\n');
     }
@@ -109,4 +112,27 @@ export function runCommand(fleet: RunningFleet, line: string): string {
   } catch (error) {
     return `Refused: ${error instanceof Error ? error.message : String(error)}`;
   }
+}
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+function clockCommand(
+  fleet: RunningFleet,
+  amount: string | undefined,
+  factor: string | undefined,
+): string {
+  const time = () => new Date(fleet.clock.now()).toISOString();
+  if (!amount) return `simulated time ${time()}, ${fleet.clock.timeScale}x real time`;
+  if (amount === 'scale') {
+    const scale = Number(factor);
+    if (!Number.isFinite(scale) || scale < 0)
+      return 'Usage: clock scale FACTOR (0 pauses, 1 is real time)';
+    fleet.clock.setTimeScale(scale);
+    return `time scale ${scale}x`;
+  }
+  const match = /^([+-]?)(\d+(?:\.\d+)?)([smhd])$/.exec(amount);
+  if (!match) return 'Usage: clock +3h (s, m, h or d; - moves the clock back, as a clock rollback)';
+  const ms = Number(match[2]) * (UNIT_MS[match[3] ?? 's'] ?? 1000) * (match[1] === '-' ? -1 : 1);
+  fleet.clock.jump(ms);
+  return `simulated time ${time()}`;
 }
