@@ -111,5 +111,6 @@ describe('module-sim fleet', () => {
     expect(fleet.clock.now() - before).toBeGreaterThanOrEqual(3 * 3_600_000);
     expect(runCommand(fleet, 'clock soon')).toMatch(/^Usage: clock/);
     expect(runCommand(fleet, 'fly 1')).toMatch(/Unknown command/);
+    expect(runCommand(fleet, 'fly')).toMatch(/^Unknown command "fly"/);
   });
 });

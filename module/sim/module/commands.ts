@@ -53,6 +53,7 @@ export function runCommand(fleet: RunningFleet, line: string): string {
     if (command === 'show' && !id) {
       return fleet.cars.map((car) => JSON.stringify(car.vehicle.snapshot())).join('\n');
     }
+    if (!CAR_COMMANDS.has(command)) return `Unknown command "${command}". ${HELP}`;
     const car = id ? fleet.find(id) : undefined;
     if (!car)
       return `No car "${id ?? ''}": use a VIN, a module serial or a number from 1 to ${fleet.cars.length}`;
@@ -113,6 +114,18 @@ export function runCommand(fleet: RunningFleet, line: string): string {
     return `Refused: ${error instanceof Error ? error.message : String(error)}`;
   }
 }
+
+const CAR_COMMANDS = new Set([
+  'show',
+  'drive',
+  'park',
+  'lock',
+  'unlock',
+  'door',
+  'battery',
+  'charger',
+  'keys',
+]);
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
