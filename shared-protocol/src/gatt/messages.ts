@@ -2,6 +2,8 @@
  * Key link messages (proto mini.key.v1): builders, a decoder that never throws and checks the
  * shape of what a peer sent, and the mapping from verifier reasons to wire result codes.
  */
+import type { CommandReason } from '../trust/digital-key.js';
+import type { RevocationListReason } from '../trust/revocation.js';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import {
@@ -119,30 +121,11 @@ function shapeProblem({ body }: KeyLinkMessage): string | undefined {
   }
 }
 
-/**
- * Reasons of the digital key and command check (mirrors `CommandReason` in trust/digital-key.ts,
- * spelled the same so its verdicts map directly).
- */
-export type KeyCommandReason =
-  | 'malformed-token'
-  | 'unknown-signer'
-  | 'bad-token-signature'
-  | 'wrong-module'
-  | 'clock-below-trusted-time'
-  | 'not-yet-valid'
-  | 'expired'
-  | 'stale-owner-generation'
-  | 'revoked'
-  | 'malformed-command'
-  | 'bad-command-signature'
-  | 'challenge-mismatch'
-  | 'command-expired'
-  | 'missing-permission'
-  | 'replayed-counter';
+/** Reasons of the digital key and command check (trust/digital-key.ts). */
+export type KeyCommandReason = CommandReason;
 
-/** Reasons of the revocation list check (mirrors `RevocationListReason` in trust/revocation.ts). */
-export type RevocationRelayReason =
-  'malformed' | 'unknown-signer' | 'bad-signature' | 'wrong-module' | 'not-newer';
+/** Reasons of the revocation list check (trust/revocation.ts). */
+export type RevocationRelayReason = RevocationListReason;
 
 /** Reasons of the module's own rules and state, not of a signature check. */
 export type KeyLinkPolicyReason =
