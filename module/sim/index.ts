@@ -3,4 +3,5 @@ export * from './serial-line/index.js';
 export * from './vehicle/index.js';
 export * from './module/simulated-module.js';
 export * from './module/fleet-runner.js';
+export * from './ble-air/index.js';
 export * from './module/commands.js';
