@@ -4,26 +4,17 @@
  * from signed firmware images) on virtual serial lines. The cloud (#8) and the workshop app join
  * as their issues land.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeFleet, startFleet } from '@mini-sharing/module/sim';
 import { exampleFleet } from '@mini-sharing/shared-protocol/vehicle';
-import { RELEASES, buildFirmwareRelease, versionString } from '../build/src/build-firmware.js';
+import { writeFirmwareReleases } from '../build/src/build-firmware.js';
 
 const simDir = join(process.cwd(), '.sim');
 // The workshop app's device list scans .sim/ports (SerialPort.list() does not list ptys).
 const portsDir = join(simDir, 'ports');
 const firmwareDir = join(simDir, 'firmware');
-mkdirSync(firmwareDir, { recursive: true });
-
 console.log('Simulated workshop: building and signing firmware images (development release key)…');
-const images = new Map<string, Uint8Array>();
-for (const release of RELEASES) {
-  const image = await buildFirmwareRelease(release);
-  images.set(versionString(release), image);
-  writeFileSync(join(firmwareDir, `${versionString(release)}.msfw`), image);
-}
-const factoryVersion = versionString(RELEASES[0]!);
+const { images, factoryVersion } = await writeFirmwareReleases(firmwareDir);
 const fleet = await startFleet({
   fleet: exampleFleet(),
   dir: join(simDir, 'cars'),

@@ -65,14 +65,28 @@ export async function buildFirmwareRelease(release: FirmwareRelease): Promise<Ui
   );
 }
 
+/**
+ * Builds every release into `<out>/<version>.msfw`; returns the images by version, and the
+ * factory version (the previous release, so an update to the current one can be tried).
+ */
+export async function writeFirmwareReleases(
+  out: string,
+): Promise<{ images: Map<string, Uint8Array>; factoryVersion: string }> {
+  mkdirSync(out, { recursive: true });
+  const images = new Map<string, Uint8Array>();
+  for (const release of RELEASES) {
+    const image = await buildFirmwareRelease(release);
+    images.set(versionString(release), image);
+    writeFileSync(join(out, `${versionString(release)}.msfw`), image);
+  }
+  return { images, factoryVersion: versionString(RELEASES[0]!) };
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const outIndex = process.argv.indexOf('--out');
   const out = resolve(outIndex > 0 ? (process.argv[outIndex + 1] ?? '') : 'build/out/firmware');
-  mkdirSync(out, { recursive: true });
-  for (const release of RELEASES) {
-    const image = await buildFirmwareRelease(release);
-    const path = join(out, `${versionString(release)}.msfw`);
-    writeFileSync(path, image);
-    console.log(`${path}: ${image.length} bytes, security counter ${release.securityCounter}`);
+  const { images } = await writeFirmwareReleases(out);
+  for (const [version, image] of images) {
+    console.log(`${join(out, `${version}.msfw`)}: ${image.length} bytes`);
   }
 }

@@ -7,7 +7,7 @@
  * previous firmware release (so an update to the current one can be tried); both signed images
  * are written to <dir>/firmware. Commands on standard input: `help` lists them.
  */
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
@@ -15,7 +15,7 @@ import {
   formatFleetFileError,
   parseFleetFile,
 } from '@mini-sharing/shared-protocol/vehicle';
-import { RELEASES, buildFirmwareRelease, versionString } from '../../build/src/build-firmware.js';
+import { writeFirmwareReleases } from '../../build/src/build-firmware.js';
 import { describeFleet, runCommand } from './module/commands.js';
 import { startFleet } from './module/fleet-runner.js';
 
@@ -39,16 +39,8 @@ function loadFleet() {
 const dir = resolve(option('dir', '.sim'));
 const portsDir = resolve(option('ports', join(dir, 'ports')));
 const firmwareDir = join(dir, 'firmware');
-mkdirSync(firmwareDir, { recursive: true });
-
 console.log('module-sim: building and signing the firmware images (development release key)…');
-const images = new Map<string, Uint8Array>();
-for (const release of RELEASES) {
-  const image = await buildFirmwareRelease(release);
-  images.set(versionString(release), image);
-  writeFileSync(join(firmwareDir, `${versionString(release)}.msfw`), image);
-}
-const factoryVersion = versionString(RELEASES[0]!);
+const { images, factoryVersion } = await writeFirmwareReleases(firmwareDir);
 const fleet = await startFleet({
   fleet: loadFleet(),
   dir,

@@ -23,7 +23,7 @@ export function describeFleet(
   fleet: RunningFleet,
   where: { portsDir: string; firmwareDir: string; factoryVersion: string },
 ): string {
-  const lines = [`module-sim: ${fleet.cars.length} simulated cars`];
+  const lines = [`${fleet.cars.length} simulated cars`];
   fleet.cars.forEach((car, index) => {
     const v = car.fleetVehicle;
     const sharing = v.optionCodes.includes('5GE') ? '5GE' : 'no 5GE';
