@@ -1,15 +1,11 @@
 /** HELLO, device info and vehicle info as the application firmware answers them. */
-import {
-  PROTOCOL_VERSION,
-  BootSlot,
-  ProvisioningState,
-  RunMode,
-} from '@mini-sharing/shared-protocol/messages';
+import { PROTOCOL_VERSION, BootSlot, RunMode } from '@mini-sharing/shared-protocol/messages';
 import { BAUD_RATES, type RequestHandlers } from '@mini-sharing/shared-protocol/session';
 import { DEFAULT_MAX_FRAME_SIZE } from '@mini-sharing/shared-protocol/framing';
 import { isHalError, type ModuleHal } from '../hal/index.js';
 import type { ModuleConfig } from '../config.js';
 import type { SlotName } from '../boot/boot-decision.js';
+import type { IdentityStore } from '../service/identity.js';
 
 export interface DeviceServiceOptions {
   config: ModuleConfig;
@@ -17,10 +13,12 @@ export interface DeviceServiceOptions {
   firmwareVersion: string;
   runningSlot: SlotName;
   startedAt: number;
+  /** Provisioning state and identity key, as provisioning stored them. */
+  identity: IdentityStore;
 }
 
 export function createDeviceService(options: DeviceServiceOptions): RequestHandlers {
-  const { config, hal } = options;
+  const { config, hal, identity } = options;
   const activeBootSlot = options.runningSlot === 'A' ? BootSlot.A : BootSlot.B;
   return {
     hello: () => ({
@@ -30,7 +28,7 @@ export function createDeviceService(options: DeviceServiceOptions): RequestHandl
       hardwareRevision: config.hardwareRevision,
       firmwareVersion: options.firmwareVersion,
       activeBootSlot,
-      provisioningState: ProvisioningState.UNPROVISIONED,
+      provisioningState: identity.state,
       runMode: RunMode.APPLICATION,
       maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
       baudRates: [...BAUD_RATES],
@@ -40,7 +38,8 @@ export function createDeviceService(options: DeviceServiceOptions): RequestHandl
       hardwareRevision: config.hardwareRevision,
       firmwareVersion: options.firmwareVersion,
       activeBootSlot,
-      provisioningState: ProvisioningState.UNPROVISIONED,
+      provisioningState: identity.state,
+      identityPublicKey: identity.identityPublicKey,
       uptimeMs: BigInt(Date.now() - options.startedAt),
       supplyMillivolts: await hal.supply.readMillivolts(),
       moduleTimeMs: BigInt(Math.max(0, Math.round(hal.clock.now()))),

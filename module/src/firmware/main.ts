@@ -8,7 +8,10 @@ import { openSimHal } from '../hal/sim/index.js';
 import { openModuleStorage } from '../storage/index.js';
 import { confirmRunningImage, createFlashService } from '../service/flash-service.js';
 import { serveServicePort } from '../service/service-endpoint.js';
-import { pinnedReleaseKeys } from '../boot/pinned-keys.js';
+import { pinnedCloudRootKey, pinnedReleaseKeys } from '../boot/pinned-keys.js';
+import { IdentityStore } from '../service/identity.js';
+import { createProvisioningService } from '../service/provisioning.js';
+import { AuthorizationGuard } from '../service/authorization.js';
 import { createDeviceService } from './device-service.js';
 import { REBOOT_EXIT_CODE, RUNNING_SLOT_ENV, TRIAL_ENV } from '../boot/process-contract.js';
 
@@ -56,23 +59,43 @@ async function main(): Promise<void> {
     process.exit(code);
   };
 
-  const endpoint = await serveServicePort(config.serialPort, {
-    ...createDeviceService({
-      config,
-      hal,
-      firmwareVersion: FIRMWARE_VERSION,
-      runningSlot,
-      startedAt,
-    }),
-    ...createFlashService({
-      storage,
-      hardwareRevision: config.hardwareRevision,
-      pinnedKeys: pinnedReleaseKeys(),
-      runningSlot,
-      readSupplyMillivolts: () => hal.supply.readMillivolts(),
-      reboot: () => void stop(REBOOT_EXIT_CODE),
-    }),
+  const identity = await IdentityStore.open(storage.records, pinnedCloudRootKey());
+  const authorization = new AuthorizationGuard({
+    identity,
+    moduleSerial: config.moduleSerial,
+    clock: hal.clock,
   });
+  const endpoint = await serveServicePort(
+    config.serialPort,
+    {
+      ...createDeviceService({
+        config,
+        hal,
+        firmwareVersion: FIRMWARE_VERSION,
+        runningSlot,
+        startedAt,
+        identity,
+      }),
+      ...authorization.handlers,
+      // State-changing requests on a provisioned module need a service authorization.
+      ...authorization.guard({
+        ...createFlashService({
+          storage,
+          hardwareRevision: config.hardwareRevision,
+          pinnedKeys: pinnedReleaseKeys(),
+          runningSlot,
+          readSupplyMillivolts: () => hal.supply.readMillivolts(),
+          reboot: () => void stop(REBOOT_EXIT_CODE),
+        }),
+        ...createProvisioningService({
+          identity,
+          moduleSerial: config.moduleSerial,
+          vehicle: hal.vehicle,
+        }),
+      }),
+    },
+    () => authorization.newConnection(),
+  );
   log(
     `firmware ${FIRMWARE_VERSION} running from slot ${runningSlot}, serving ${config.serialPort}`,
   );
