@@ -9,3 +9,4 @@ export * as vehicle from './vehicle/index.js';
 export * as diagnostics from './diagnostics/index.js';
 export * as gatt from './gatt/index.js';
 export * as link from './link/index.js';
+export * as serviceClient from './service-client/index.js';
