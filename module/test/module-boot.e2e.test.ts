@@ -6,7 +6,8 @@
  * version; a power cycle keeps it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256 } from '@mini-sharing/shared-protocol/crypto';
+import { systemClock } from '@mini-sharing/shared-protocol/clock';
+import { FlashSender, ServiceClient } from '@mini-sharing/shared-protocol/service-client';
 import { BootSlot, RunMode } from '@mini-sharing/shared-protocol/messages';
 import { RELEASES, buildFirmwareRelease } from '../../build/src/build-firmware.js';
 import { startModuleRig, type ModuleRig } from './support/module-rig.js';
@@ -37,36 +38,17 @@ describe('simulated module booted from signed images', () => {
   }, 60_000);
 
   it('flashes 1.1.0 into slot B, test-boots it, and the new firmware reports itself', async () => {
-    const { host } = rig;
-    const begin = await host.request('flashBegin', {
-      imageSize: update.length,
-      imageSha256: sha256(update),
-      transferSize: update.length,
+    const client = new ServiceClient({ session: rig.host, clock: systemClock, host: 'e2e' });
+    await client.connect();
+    const progress: number[] = [];
+    const result = await new FlashSender(client).flash(update, {
       chunkSize: 4096,
       window: 8,
-      compression: 1,
+      onProgress: (p) => progress.push(p.percent),
     });
-    expect(begin.targetSlot).toBe(BootSlot.B);
-    const chunk = begin.chunkSize;
-    for (
-      let offset = begin.committedOffset;
-      offset < update.length;
-      offset += chunk * begin.window
-    ) {
-      const batch = [];
-      for (let k = 0; k < begin.window && offset + k * chunk < update.length; k++) {
-        const at = offset + k * chunk;
-        batch.push(
-          host.request('flashData', { offset: at, data: update.subarray(at, at + chunk) }),
-        );
-      }
-      await Promise.all(batch);
-    }
-    expect(await host.request('flashEnd', {})).toMatchObject({
-      targetSlot: BootSlot.B,
-      firmwareVersion: '1.1.0',
-    });
-    await host.request('flashActivate', {});
+    expect(result.begin.targetSlot).toBe(BootSlot.B);
+    expect(result.end).toMatchObject({ targetSlot: BootSlot.B, firmwareVersion: '1.1.0' });
+    expect(progress.at(-1)).toBe(100);
     expect(await rig.helloWhen((answer) => answer.firmwareVersion !== '1.0.0')).toMatchObject({
       firmwareVersion: '1.1.0',
       activeBootSlot: BootSlot.B,

@@ -4,7 +4,9 @@
  * activated.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '@mini-sharing/shared-protocol/clock';
 import { seedSigner, sha256, utf8 } from '@mini-sharing/shared-protocol/crypto';
+import { FlashSender, ServiceClient } from '@mini-sharing/shared-protocol/service-client';
 import { buildFirmwareImage } from '@mini-sharing/shared-protocol/firmware-image';
 import { BootSlot, ErrorCode, RunMode } from '@mini-sharing/shared-protocol/messages';
 import { RELEASES, bundleFirmware, buildFirmwareRelease } from '../../build/src/build-firmware.js';
@@ -13,21 +15,10 @@ import { startModuleRig, type ModuleRig } from './support/module-rig.js';
 
 let rig: ModuleRig;
 
-async function flash(image: Uint8Array) {
-  const { host } = rig;
-  const begin = await host.request('flashBegin', {
-    imageSize: image.length,
-    imageSha256: sha256(image),
-    transferSize: image.length,
-    compression: 1,
-  });
-  for (let offset = begin.committedOffset; offset < image.length; offset += begin.chunkSize) {
-    await host.request('flashData', {
-      offset,
-      data: image.subarray(offset, offset + begin.chunkSize),
-    });
-  }
-  return host.request('flashEnd', {});
+/** Flash with the one host client; activation is left to the test. */
+function flash(image: Uint8Array) {
+  const client = new ServiceClient({ session: rig.host, clock: systemClock, host: 'e2e' });
+  return new FlashSender(client).flash(image, { window: 1, activate: false }).then((r) => r.end);
 }
 
 beforeAll(async () => {
