@@ -76,6 +76,13 @@ export function createFlashService(
 ): Required<Pick<RequestHandlers, Extract<RequestKind, `flash${string}`>>> {
   const { storage } = options;
   let writer: SlotWriter | undefined;
+  /**
+   * Chunks that arrived ahead of the committed offset (an earlier one was lost on the line),
+   * held in RAM until the gap is filled: the host retransmits only what is missing. Bounded by
+   * the window the module granted.
+   */
+  let ahead = new Map<number, Uint8Array>();
+  let aheadLimit = 0;
 
   async function targetSlot(): Promise<SlotName> {
     if (options.runningSlot) return otherSlot(options.runningSlot);
@@ -126,21 +133,49 @@ export function createFlashService(
       } catch (error) {
         throw serviceErrorFrom(error);
       }
+      const chunkSize = Math.min(request.chunkSize || 4096, MAX_CHUNK);
+      const window = Math.min(request.window || 8, MAX_WINDOW);
+      ahead = new Map();
+      aheadLimit = chunkSize * window;
       return {
         targetSlot: toBootSlot(slot),
         committedOffset: writer.committedOffset,
-        chunkSize: Math.min(request.chunkSize || 4096, MAX_CHUNK),
-        window: Math.min(request.window || 8, MAX_WINDOW),
+        chunkSize,
+        window,
       };
     },
 
     async flashData(request) {
       if (!writer) throw new ServiceError(ErrorCode.FLASH_NOT_STARTED, 'Send flash_begin first');
+      const current = writer;
+      const { offset, data } = request;
       try {
-        const committedOffset = await writer.append(request.offset, request.data);
-        return { offset: request.offset, committedOffset };
+        if (offset > current.committedOffset) {
+          if (offset + data.length > current.committedOffset + aheadLimit) {
+            throw new ServiceError(
+              ErrorCode.FLASH_OFFSET_OUT_OF_RANGE,
+              `Chunk at ${offset} is beyond the window (committed ${current.committedOffset}, window ${aheadLimit} bytes)`,
+            );
+          }
+          if (offset + data.length > current.totalLength) {
+            throw new ServiceError(
+              ErrorCode.FLASH_OFFSET_OUT_OF_RANGE,
+              `Chunk at ${offset} ends past the image`,
+            );
+          }
+          ahead.set(offset, data.slice());
+          return { offset, committedOffset: current.committedOffset };
+        }
+        let committedOffset = await current.append(offset, data);
+        // the gap is filled: write what was waiting behind it, in order
+        for (let next = ahead.get(committedOffset); next; next = ahead.get(committedOffset)) {
+          ahead.delete(committedOffset);
+          committedOffset = await current.append(committedOffset, next);
+        }
+        for (const held of ahead.keys()) if (held < committedOffset) ahead.delete(held);
+        return { offset, committedOffset };
       } catch (error) {
-        throw serviceErrorFrom(error);
+        throw error instanceof ServiceError ? error : serviceErrorFrom(error);
       }
     },
 

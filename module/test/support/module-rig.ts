@@ -21,6 +21,7 @@ import {
 
 export interface ModuleRig {
   car: SimulatedCar;
+  line: VirtualSerialLine;
   module: SimulatedModule;
   host: ServiceSession;
   /** HELLO until the module answers as `ready` wants (it may be booting or rebooting). */
@@ -91,6 +92,7 @@ export async function startModuleRig(options: {
 
   return {
     car,
+    line,
     module,
     host,
     helloWhen,
