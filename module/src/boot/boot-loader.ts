@@ -25,7 +25,10 @@ import { readBootState, readSecurityCounter, writeBootState } from '../service/b
 import { createFlashService } from '../service/flash-service.js';
 import { serveServicePort } from '../service/service-endpoint.js';
 import { decideBoot, type SlotName } from './boot-decision.js';
-import { pinnedReleaseKeys } from './pinned-keys.js';
+import { pinnedCloudRootKey, pinnedReleaseKeys } from './pinned-keys.js';
+import type { ModuleClock } from '../hal/index.js';
+import { AuthorizationGuard } from '../service/authorization.js';
+import { IdentityStore } from '../service/identity.js';
 import { REBOOT_EXIT_CODE, RUNNING_SLOT_ENV, TRIAL_ENV } from './process-contract.js';
 
 export const BOOT_LOADER_VERSION = '1.0.0';
@@ -37,6 +40,8 @@ export interface BootLoaderOptions {
   log(message: string): void;
   /** The recovery service needs the supply voltage; the boot loader reads it from the platform. */
   readSupplyMillivolts(): Promise<number>;
+  /** The module clock, for service authorizations in the recovery service. */
+  clock: ModuleClock;
 }
 
 export type BootOutcome =
@@ -128,34 +133,49 @@ async function serveRecovery(
   let activated: () => void = () => {};
   const done = new Promise<void>((resolve) => (activated = resolve));
   const active = (await readBootState(storage.records)).active;
-  const endpoint = await serveServicePort(config.serialPort, {
-    hello: () => ({
-      protocolMajor: PROTOCOL_VERSION.major,
-      protocolMinor: PROTOCOL_VERSION.minor,
-      moduleSerial: config.moduleSerial,
-      hardwareRevision: config.hardwareRevision,
-      firmwareVersion: BOOT_LOADER_VERSION,
-      activeBootSlot: active === 'A' ? BootSlot.A : BootSlot.B,
-      provisioningState: ProvisioningState.UNSPECIFIED,
-      runMode: RunMode.RECOVERY,
-      maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
-      baudRates: [...BAUD_RATES],
-    }),
-    deviceInfo: async () => ({
-      moduleSerial: config.moduleSerial,
-      hardwareRevision: config.hardwareRevision,
-      bootLoaderVersion: BOOT_LOADER_VERSION,
-      supplyMillivolts: await options.readSupplyMillivolts(),
-    }),
-    ...createFlashService({
-      storage,
-      hardwareRevision: config.hardwareRevision,
-      pinnedKeys: pinnedReleaseKeys(),
-      runningSlot: undefined,
-      readSupplyMillivolts: options.readSupplyMillivolts,
-      reboot: () => activated(),
-    }),
+  // the same authorization rules as the firmware: a provisioned module in recovery still needs a
+  // service authorization to be flashed (PROTOCOL.md section 10)
+  const identity = await IdentityStore.open(storage.records, pinnedCloudRootKey());
+  const authorization = new AuthorizationGuard({
+    identity,
+    moduleSerial: config.moduleSerial,
+    clock: options.clock,
   });
+  const endpoint = await serveServicePort(
+    config.serialPort,
+    {
+      ...authorization.handlers,
+      hello: () => ({
+        protocolMajor: PROTOCOL_VERSION.major,
+        protocolMinor: PROTOCOL_VERSION.minor,
+        moduleSerial: config.moduleSerial,
+        hardwareRevision: config.hardwareRevision,
+        firmwareVersion: BOOT_LOADER_VERSION,
+        activeBootSlot: active === 'A' ? BootSlot.A : BootSlot.B,
+        provisioningState: ProvisioningState.UNSPECIFIED,
+        runMode: RunMode.RECOVERY,
+        maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
+        baudRates: [...BAUD_RATES],
+      }),
+      deviceInfo: async () => ({
+        moduleSerial: config.moduleSerial,
+        hardwareRevision: config.hardwareRevision,
+        bootLoaderVersion: BOOT_LOADER_VERSION,
+        supplyMillivolts: await options.readSupplyMillivolts(),
+      }),
+      ...authorization.guard(
+        createFlashService({
+          storage,
+          hardwareRevision: config.hardwareRevision,
+          pinnedKeys: pinnedReleaseKeys(),
+          runningSlot: undefined,
+          readSupplyMillivolts: options.readSupplyMillivolts,
+          reboot: () => activated(),
+        }),
+      ),
+    },
+    () => authorization.newConnection(),
+  );
   log(`recovery service on ${config.serialPort}: flash a signed image to continue`);
   await done;
   await endpoint.close();

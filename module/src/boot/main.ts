@@ -27,7 +27,13 @@ process.on('SIGINT', () => controller.abort());
 
 const hal = await openSimHal({ socketPath: config.vehicleBus });
 await runBootLoader(
-  { config, platformModules, log, readSupplyMillivolts: () => hal.supply.readMillivolts() },
+  {
+    config,
+    platformModules,
+    log,
+    readSupplyMillivolts: () => hal.supply.readMillivolts(),
+    clock: hal.clock,
+  },
   controller.signal,
 );
 await hal.close();
