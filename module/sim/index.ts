@@ -5,3 +5,4 @@ export * from './module/simulated-module.js';
 export * from './module/fleet-runner.js';
 export * from './ble-air/index.js';
 export * from './module/commands.js';
+export * from './module/module-rig.js';

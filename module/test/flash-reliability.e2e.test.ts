@@ -8,7 +8,7 @@ import { systemClock } from '@mini-sharing/shared-protocol/clock';
 import { BootSlot } from '@mini-sharing/shared-protocol/messages';
 import { FlashSender, ServiceClient } from '@mini-sharing/shared-protocol/service-client';
 import { RELEASES, buildFirmwareRelease } from '../../build/src/build-firmware.js';
-import { startModuleRig, type ModuleRig } from './support/module-rig.js';
+import { startModuleRig, type ModuleRig } from '../sim/index.js';
 
 let rig: ModuleRig;
 let update: Uint8Array;

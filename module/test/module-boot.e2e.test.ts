@@ -10,7 +10,7 @@ import { systemClock } from '@mini-sharing/shared-protocol/clock';
 import { FlashSender, ServiceClient } from '@mini-sharing/shared-protocol/service-client';
 import { BootSlot, RunMode } from '@mini-sharing/shared-protocol/messages';
 import { RELEASES, buildFirmwareRelease } from '../../build/src/build-firmware.js';
-import { startModuleRig, type ModuleRig } from './support/module-rig.js';
+import { startModuleRig, type ModuleRig } from '../sim/index.js';
 
 let rig: ModuleRig;
 let update: Uint8Array;

@@ -11,7 +11,7 @@ import { buildFirmwareImage } from '@mini-sharing/shared-protocol/firmware-image
 import { BootSlot, ErrorCode, RunMode } from '@mini-sharing/shared-protocol/messages';
 import { RELEASES, bundleFirmware, buildFirmwareRelease } from '../../build/src/build-firmware.js';
 import { developmentSigner } from '../../build/src/keys.js';
-import { startModuleRig, type ModuleRig } from './support/module-rig.js';
+import { startModuleRig, type ModuleRig } from '../sim/index.js';
 
 let rig: ModuleRig;
 

@@ -11,15 +11,13 @@ import { systemClock } from '@mini-sharing/shared-protocol/clock';
 import type { HelloResponse } from '@mini-sharing/shared-protocol/messages';
 import { ServiceSession, channelFromStream, hello } from '@mini-sharing/shared-protocol/session';
 import { exampleFleet, type FleetVehicle } from '@mini-sharing/shared-protocol/vehicle';
-import {
-  SimulatedModule,
-  VirtualSerialLine,
-  programFactoryImage,
-  startSimulatedCar,
-  type SimulatedCar,
-} from '../../sim/index.js';
+import { VirtualSerialLine } from '../serial-line/index.js';
+import { startSimulatedCar, type SimulatedCar } from '../vehicle/index.js';
+import { SimulatedModule, programFactoryImage } from './simulated-module.js';
 
 export interface ModuleRig {
+  /** The host's end of the line (to change its baud rate). */
+  port: SerialPort;
   car: SimulatedCar;
   line: VirtualSerialLine;
   module: SimulatedModule;
@@ -36,6 +34,8 @@ export async function startModuleRig(options: {
   factoryImage: Uint8Array;
   pick?: (vehicle: FleetVehicle) => boolean;
   timeoutMs?: number;
+  /** Wire time multiplier of the serial line; default 0.05 (20x faster than real time). */
+  timeScale?: number;
 }): Promise<ModuleRig> {
   const dir = mkdtempSync(join(tmpdir(), 'module-rig-'));
   const fleetVehicle = exampleFleet().vehicles.find(
@@ -45,7 +45,7 @@ export async function startModuleRig(options: {
     throw new Error('no such car with a module in the example fleet');
   const car = await startSimulatedCar({ fleetVehicle, socketPath: join(dir, 'vbus.sock') });
   car.vehicle.setCharger(true);
-  const line = await VirtualSerialLine.open({ dir, timeScale: 0.05 });
+  const line = await VirtualSerialLine.open({ dir, timeScale: options.timeScale ?? 0.05 });
   const storageDir = join(dir, 'flash');
   await programFactoryImage(storageDir, options.factoryImage);
   const module = new SimulatedModule({
@@ -91,6 +91,7 @@ export async function startModuleRig(options: {
   }
 
   return {
+    port,
     car,
     line,
     module,
