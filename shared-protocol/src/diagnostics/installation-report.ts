@@ -8,6 +8,7 @@
  * Hand-written because shared-protocol has no schema library yet; the API's TypeBox schema can
  * carry the shapes, these rules (serial, VIN, times) stay here.
  */
+import { isRecord, parseJsonInput, typeName } from '../json-input/index.js';
 import { validateModuleSerial, validateVin } from '../vehicle/index.js';
 import { SELF_TEST_OUTCOMES, type SelfTestOutcome } from './self-tests.js';
 
@@ -66,15 +67,9 @@ type Fail = (path: string, message: string) => void;
 
 /** Parses an installation report from JSON text or parsed JSON. Never throws. */
 export function parseInstallationReport(input: unknown): InstallationReportParse {
-  let value: unknown = input;
-  if (typeof input === 'string') {
-    try {
-      value = JSON.parse(input);
-    } catch (error) {
-      const detail = error instanceof Error ? error.message : String(error);
-      return { ok: false, errors: [{ path: '', message: `not valid JSON: ${detail}` }] };
-    }
-  }
+  const parsed = parseJsonInput(input);
+  if (!parsed.ok) return { ok: false, errors: [{ path: '', message: parsed.message }] };
+  const value = parsed.value;
   const errors: ReportInputError[] = [];
   const fail: Fail = (path, message) => errors.push({ path, message });
   if (!isRecord(value)) {
@@ -237,17 +232,6 @@ function readTime(
     return undefined;
   }
   return { text, ms };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function typeName(value: unknown): string {
-  if (value === undefined) return 'missing';
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
 /** A short, safe rendering of an untrusted value for an error message. */

@@ -6,6 +6,7 @@
  * Hand-written rather than a schema library's: shared-protocol has none yet. A zod or TypeBox
  * schema would replace `readVehicle` one for one; the VIN, serial and date rules stay here.
  */
+import { isRecord, parseJsonInput, typeName } from '../json-input/index.js';
 import { parseHardwareRevision, type HardwareRevisionId } from './hardware.js';
 import { isCountryCode } from './markets.js';
 import {
@@ -76,15 +77,9 @@ const MODULE_KEYS = new Set(['hardwareRevision', 'moduleSerial']);
  * taken as JSON text). Never throws.
  */
 export function parseFleetFile(input: unknown): FleetFileParse {
-  let value: unknown = input;
-  if (typeof input === 'string') {
-    try {
-      value = JSON.parse(input);
-    } catch (error) {
-      const detail = error instanceof Error ? error.message : String(error);
-      return { ok: false, errors: [{ path: '', message: `not valid JSON: ${detail}` }] };
-    }
-  }
+  const parsed = parseJsonInput(input);
+  if (!parsed.ok) return { ok: false, errors: [{ path: '', message: parsed.message }] };
+  const value = parsed.value;
   const errors: FleetFileError[] = [];
   const fail = (path: string, message: string) => errors.push({ path, message });
 
@@ -242,15 +237,4 @@ function isCalendarDate(text: string): boolean {
   return (
     date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day
   );
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function typeName(value: unknown): string {
-  if (value === undefined) return 'missing';
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
