@@ -31,6 +31,8 @@ export const FLASH_MIN_MILLIVOLTS = 13_000;
 const MAX_CHUNK = 8192;
 const MAX_WINDOW = 16;
 export const REBOOT_DELAY_MS = 200;
+/** How often a paused flash looks at the supply again. */
+export const SUPPLY_POLL_MS = 250;
 export const CONFIRM_WITHIN_MS = 60_000;
 
 export interface FlashServiceOptions {
@@ -83,6 +85,29 @@ export function createFlashService(
    */
   let ahead = new Map<number, Uint8Array>();
   let aheadLimit = 0;
+  /** Set while writing is paused because the supply sagged below 13.0 V. */
+  let paused: { reason: string; millivolts: number } | undefined;
+
+  /**
+   * Writes only with the charger holding the supply (as for any programming on these cars): below
+   * 13.0 V it stops writing, reports PAUSED through flash_status, and goes on by itself when the
+   * supply recovers. The chunk's request stays unanswered meanwhile; the host retries it.
+   */
+  async function supplyHeld(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      const millivolts = await options.readSupplyMillivolts();
+      if (millivolts >= FLASH_MIN_MILLIVOLTS) {
+        paused = undefined;
+        return;
+      }
+      paused = {
+        millivolts,
+        reason: `Supply sagged to ${(millivolts / 1000).toFixed(1)} V: writing paused until the charger holds 13.0 V again`,
+      };
+      if (signal.aborted) throw new ServiceError(ErrorCode.CANCELLED, 'flash_data was cancelled');
+      await new Promise((resolve) => setTimeout(resolve, SUPPLY_POLL_MS));
+    }
+  }
 
   async function targetSlot(): Promise<SlotName> {
     if (options.runningSlot) return otherSlot(options.runningSlot);
@@ -145,8 +170,9 @@ export function createFlashService(
       };
     },
 
-    async flashData(request) {
+    async flashData(request, context) {
       if (!writer) throw new ServiceError(ErrorCode.FLASH_NOT_STARTED, 'Send flash_begin first');
+      await supplyHeld(context.signal);
       const current = writer;
       const { offset, data } = request;
       try {
@@ -182,8 +208,9 @@ export function createFlashService(
     async flashStatus() {
       const slot = await targetSlot();
       const info = await storage.slots.info(slot);
-      const state =
-        info.state === 'writing'
+      const state = paused
+        ? FlashState.PAUSED
+        : info.state === 'writing'
           ? FlashState.RECEIVING
           : info.state === 'verified' || info.state === 'trial'
             ? FlashState.VERIFIED
@@ -196,7 +223,7 @@ export function createFlashService(
         transferSize: info.totalLength,
         committedOffset: info.committedOffset,
         targetSlot: toBootSlot(slot),
-        reason: info.reason ?? '',
+        reason: paused?.reason ?? info.reason ?? '',
         supplyMillivolts: await options.readSupplyMillivolts(),
       };
     },
