@@ -51,17 +51,25 @@ describe('recovery service', () => {
     });
   }, 60_000);
 
-  it('refuses an image for other hardware and never activates it', async () => {
+  it('refuses an image for other hardware as soon as its header is in, and never activates it', async () => {
     const image = await buildFirmwareImage(
       {
         hardwareRevisions: ['HW-B'],
         version: { major: 1, minor: 1, patch: 0 },
         securityCounter: 1,
-        payload: utf8('not for this module'),
+        payload: new Uint8Array(64 * 1024).fill(7),
       },
       developmentSigner('release'),
     );
-    await expect(flash(image)).rejects.toMatchObject({ code: ErrorCode.IMAGE_INCOMPATIBLE });
+    const client = new ServiceClient({ session: rig.host, clock: systemClock, host: 'e2e' });
+    const sender = new FlashSender(client);
+    await expect(
+      sender.flash(image, { window: 1, chunkSize: 4096, activate: false }),
+    ).rejects.toMatchObject({
+      code: ErrorCode.IMAGE_INCOMPATIBLE,
+    });
+    // refused at the first chunk, not after the whole 64 KiB
+    expect(sender.sentOffsets.length).toBeLessThanOrEqual(2);
     await expect(rig.host.request('flashActivate', {})).rejects.toMatchObject({
       code: ErrorCode.NOTHING_TO_ACTIVATE,
     });

@@ -13,6 +13,7 @@ import {
 } from '@mini-sharing/shared-protocol/messages';
 import { ServiceError, type RequestHandlers } from '@mini-sharing/shared-protocol/session';
 import {
+  FIRMWARE_HEADER_LENGTH,
   createFirmwareImageVerifier,
   formatFirmwareVersion,
   type FirmwareImageVerdict,
@@ -85,6 +86,36 @@ export function createFlashService(
    */
   let ahead = new Map<number, Uint8Array>();
   let aheadLimit = 0;
+  /** The header of the image being written was checked (as soon as its bytes were in). */
+  let headerChecked = false;
+
+  /**
+   * Refuse a wrong image as soon as its header is in (unknown release key, other hardware,
+   * security counter below the stored one), so the mechanic does not wait for the whole transfer.
+   */
+  async function refuseWrongHeader(slot: SlotName): Promise<void> {
+    const verifier = createFirmwareImageVerifier({
+      trustedKeys: options.pinnedKeys,
+      hardwareRevision: options.hardwareRevision,
+      minSecurityCounter: await readSecurityCounter(storage.records),
+    });
+    let headerBytes = 0;
+    for await (const chunk of storage.slots.readSlot(slot)) {
+      const part = chunk.subarray(0, FIRMWARE_HEADER_LENGTH - headerBytes);
+      headerBytes += part.length;
+      const rejection = verifier.push(part);
+      if (rejection) {
+        writer = undefined;
+        await storage.slots.setSlotState(slot, { state: 'invalid', reason: rejection.message });
+        throw new ServiceError(
+          IMAGE_ERRORS[rejection.reason] ?? ErrorCode.IMAGE_INCOMPLETE,
+          rejection.message,
+        );
+      }
+      if (headerBytes >= FIRMWARE_HEADER_LENGTH) break;
+    }
+  }
+
   /** Set while writing is paused because the supply sagged below 13.0 V. */
   let paused: { reason: string; millivolts: number } | undefined;
 
@@ -162,6 +193,7 @@ export function createFlashService(
       const window = Math.min(request.window || 8, MAX_WINDOW);
       ahead = new Map();
       aheadLimit = chunkSize * window;
+      headerChecked = writer.committedOffset >= FIRMWARE_HEADER_LENGTH;
       return {
         targetSlot: toBootSlot(slot),
         committedOffset: writer.committedOffset,
@@ -199,6 +231,10 @@ export function createFlashService(
           committedOffset = await current.append(committedOffset, next);
         }
         for (const held of ahead.keys()) if (held < committedOffset) ahead.delete(held);
+        if (!headerChecked && committedOffset >= FIRMWARE_HEADER_LENGTH) {
+          headerChecked = true;
+          await refuseWrongHeader(current.slot as SlotName);
+        }
         return { offset, committedOffset };
       } catch (error) {
         throw error instanceof ServiceError ? error : serviceErrorFrom(error);
