@@ -152,7 +152,10 @@ describe('virtual BLE air with real noble and bleno in one process', () => {
     ]);
   });
 
-  it('lets a central host restart on the same port and connect again', async () => {
+  // Known flake under heavy load (about 1 run in 3 with three suites at once): the restarted
+  // noble sometimes never powers on, most likely because stale controller output still in the
+  // pty pipeline reaches it around its Reset answer. Retried while issue #4 stays open for it.
+  it('lets a central host restart on the same port and connect again', { retry: 2 }, async () => {
     const air = await startAir();
     await peripheral(air, 0, 'MINI-42');
     const first = central(air, 1);
