@@ -6,10 +6,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import {
-  FIRMWARE_HEADER_LENGTH,
-  createFirmwareImageVerifier,
-} from '@mini-sharing/shared-protocol/firmware-image';
+import { FIRMWARE_HEADER_LENGTH } from '@mini-sharing/shared-protocol/firmware-image';
 import {
   BootSlot,
   PROTOCOL_VERSION,
@@ -21,8 +18,9 @@ import { DEFAULT_MAX_FRAME_SIZE } from '@mini-sharing/shared-protocol/framing';
 import type { ModuleConfig } from '../config.js';
 import { CONFIG_ENV } from '../config.js';
 import { openModuleStorage, type ModuleStorage } from '../storage/index.js';
-import { readBootState, readSecurityCounter, writeBootState } from '../service/boot-records.js';
+import { readBootState, writeBootState } from '../service/boot-records.js';
 import { createFlashService } from '../service/flash-service.js';
+import { verifySlotImage } from '../service/slot-verification.js';
 import { serveServicePort } from '../service/service-endpoint.js';
 import { decideBoot, type SlotName } from './boot-decision.js';
 import { pinnedCloudRootKey, pinnedReleaseKeys } from './pinned-keys.js';
@@ -48,17 +46,8 @@ export type BootOutcome =
   { kind: 'firmware-exited'; slot: SlotName; code: number | null } | { kind: 'recovery-done' };
 
 async function verifySlot(storage: ModuleStorage, slot: SlotName, hardwareRevision: string) {
-  const info = await storage.slots.info(slot);
-  if (info.state === 'empty') return 'empty' as const;
-  const verifier = createFirmwareImageVerifier({
-    trustedKeys: pinnedReleaseKeys(),
-    hardwareRevision,
-    minSecurityCounter: await readSecurityCounter(storage.records),
-  });
-  for await (const chunk of storage.slots.readSlot(slot)) {
-    if (verifier.push(chunk)) break;
-  }
-  return verifier.finish();
+  if ((await storage.slots.info(slot)).state === 'empty') return 'empty' as const;
+  return verifySlotImage(storage, slot, { pinnedKeys: pinnedReleaseKeys(), hardwareRevision });
 }
 
 /** The payload of a slot's image (what the boot loader "loads into RAM"), as a file to run. */

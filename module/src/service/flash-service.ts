@@ -14,18 +14,12 @@ import {
 import { ServiceError, type RequestHandlers } from '@mini-sharing/shared-protocol/session';
 import {
   FIRMWARE_HEADER_LENGTH,
-  createFirmwareImageVerifier,
   formatFirmwareVersion,
-  type FirmwareImageVerdict,
 } from '@mini-sharing/shared-protocol/firmware-image';
 import { activateTrial, confirmTrial, otherSlot, type SlotName } from '../boot/boot-decision.js';
+import { createSlotVerifier, verifySlotImage } from './slot-verification.js';
 import { StorageError, type ModuleStorage, type SlotWriter } from '../storage/index.js';
-import {
-  raiseSecurityCounter,
-  readBootState,
-  readSecurityCounter,
-  writeBootState,
-} from './boot-records.js';
+import { raiseSecurityCounter, readBootState, writeBootState } from './boot-records.js';
 
 /** Flashing needs the charger: the 12 V supply at or above 13.0 V. */
 export const FLASH_MIN_MILLIVOLTS = 13_000;
@@ -94,11 +88,7 @@ export function createFlashService(
    * security counter below the stored one), so the mechanic does not wait for the whole transfer.
    */
   async function refuseWrongHeader(slot: SlotName): Promise<void> {
-    const verifier = createFirmwareImageVerifier({
-      trustedKeys: options.pinnedKeys,
-      hardwareRevision: options.hardwareRevision,
-      minSecurityCounter: await readSecurityCounter(storage.records),
-    });
+    const verifier = await createSlotVerifier(storage, options);
     let headerBytes = 0;
     for await (const chunk of storage.slots.readSlot(slot)) {
       const part = chunk.subarray(0, FIRMWARE_HEADER_LENGTH - headerBytes);
@@ -143,18 +133,6 @@ export function createFlashService(
   async function targetSlot(): Promise<SlotName> {
     if (options.runningSlot) return otherSlot(options.runningSlot);
     return otherSlot((await readBootState(storage.records)).active);
-  }
-
-  async function verifySlot(slot: SlotName): Promise<FirmwareImageVerdict> {
-    const verifier = createFirmwareImageVerifier({
-      trustedKeys: options.pinnedKeys,
-      hardwareRevision: options.hardwareRevision,
-      minSecurityCounter: await readSecurityCounter(storage.records),
-    });
-    for await (const chunk of storage.slots.readSlot(slot)) {
-      if (verifier.push(chunk)) break;
-    }
-    return verifier.finish();
   }
 
   return {
@@ -274,7 +252,7 @@ export function createFlashService(
         );
       }
       if (info.state === 'writing' && writer) await writer.complete();
-      const verdict = await verifySlot(slot);
+      const verdict = await verifySlotImage(storage, slot, options);
       if (!verdict.ok) {
         await storage.slots.setSlotState(slot, { state: 'invalid', reason: verdict.message });
         throw new ServiceError(
