@@ -3,18 +3,12 @@
  * the firmware process, and start again when the firmware asks to reboot or dies; when no slot
  * can boot, serve the recovery service on the serial port until a good image is activated.
  */
+import { helloAnswer } from '../service/hello-answer.js';
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FIRMWARE_HEADER_LENGTH } from '@mini-sharing/shared-protocol/firmware-image';
-import {
-  BootSlot,
-  PROTOCOL_VERSION,
-  ProvisioningState,
-  RunMode,
-} from '@mini-sharing/shared-protocol/messages';
-import { BAUD_RATES } from '@mini-sharing/shared-protocol/session';
-import { DEFAULT_MAX_FRAME_SIZE } from '@mini-sharing/shared-protocol/framing';
+import { BootSlot, ProvisioningState, RunMode } from '@mini-sharing/shared-protocol/messages';
 import type { ModuleConfig } from '../config.js';
 import { CONFIG_ENV } from '../config.js';
 import { openModuleStorage, type ModuleStorage } from '../storage/index.js';
@@ -134,18 +128,13 @@ async function serveRecovery(
     config.serialPort,
     {
       ...authorization.handlers,
-      hello: () => ({
-        protocolMajor: PROTOCOL_VERSION.major,
-        protocolMinor: PROTOCOL_VERSION.minor,
-        moduleSerial: config.moduleSerial,
-        hardwareRevision: config.hardwareRevision,
-        firmwareVersion: BOOT_LOADER_VERSION,
-        activeBootSlot: active === 'A' ? BootSlot.A : BootSlot.B,
-        provisioningState: ProvisioningState.UNSPECIFIED,
-        runMode: RunMode.RECOVERY,
-        maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
-        baudRates: [...BAUD_RATES],
-      }),
+      hello: () =>
+        helloAnswer(config, {
+          firmwareVersion: BOOT_LOADER_VERSION,
+          activeBootSlot: active === 'A' ? BootSlot.A : BootSlot.B,
+          provisioningState: ProvisioningState.UNSPECIFIED,
+          runMode: RunMode.RECOVERY,
+        }),
       deviceInfo: async () => ({
         moduleSerial: config.moduleSerial,
         hardwareRevision: config.hardwareRevision,

@@ -1,7 +1,7 @@
 /** HELLO, device info and vehicle info as the application firmware answers them. */
-import { PROTOCOL_VERSION, BootSlot, RunMode } from '@mini-sharing/shared-protocol/messages';
-import { BAUD_RATES, type RequestHandlers } from '@mini-sharing/shared-protocol/session';
-import { DEFAULT_MAX_FRAME_SIZE } from '@mini-sharing/shared-protocol/framing';
+import { helloAnswer } from '../service/hello-answer.js';
+import { BootSlot, RunMode } from '@mini-sharing/shared-protocol/messages';
+import type { RequestHandlers } from '@mini-sharing/shared-protocol/session';
 import { isHalError, type ModuleHal } from '../hal/index.js';
 import type { ModuleConfig } from '../config.js';
 import type { SlotName } from '../boot/boot-decision.js';
@@ -21,18 +21,13 @@ export function createDeviceService(options: DeviceServiceOptions): RequestHandl
   const { config, hal, identity } = options;
   const activeBootSlot = options.runningSlot === 'A' ? BootSlot.A : BootSlot.B;
   return {
-    hello: () => ({
-      protocolMajor: PROTOCOL_VERSION.major,
-      protocolMinor: PROTOCOL_VERSION.minor,
-      moduleSerial: config.moduleSerial,
-      hardwareRevision: config.hardwareRevision,
-      firmwareVersion: options.firmwareVersion,
-      activeBootSlot,
-      provisioningState: identity.state,
-      runMode: RunMode.APPLICATION,
-      maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
-      baudRates: [...BAUD_RATES],
-    }),
+    hello: () =>
+      helloAnswer(config, {
+        firmwareVersion: options.firmwareVersion,
+        activeBootSlot,
+        provisioningState: identity.state,
+        runMode: RunMode.APPLICATION,
+      }),
     deviceInfo: async () => ({
       moduleSerial: config.moduleSerial,
       hardwareRevision: config.hardwareRevision,
