@@ -3,7 +3,9 @@
  * firmware and the boot loader's recovery service: the image goes to the slot that is not
  * running, is verified against the pinned release keys, this hardware revision and the stored
  * security counter, and is activated as a trial boot. A failed or abandoned flash never touches
- * the running slot.
+ * the running slot. The bytes on the line are the image or its deflate segments
+ * (flash-transfer.ts, flash-receiver.ts). One service object outlives the sessions on the port,
+ * so a transfer resumes after an unplug; after a power cut it resumes from what the slot holds.
  */
 import {
   BootSlot,
@@ -18,8 +20,20 @@ import {
 } from '@mini-sharing/shared-protocol/firmware-image';
 import { activateTrial, confirmTrial, otherSlot, type SlotName } from '../boot/boot-decision.js';
 import { createSlotVerifier, verifySlotImage } from './slot-verification.js';
-import { StorageError, type ModuleStorage, type SlotWriter } from '../storage/index.js';
+import type { ModuleStorage } from '../storage/index.js';
 import { raiseSecurityCounter, readBootState, writeBootState } from './boot-records.js';
+import {
+  rawReceiver,
+  segmentReceiver,
+  serviceErrorFrom,
+  type TransferReceiver,
+} from './flash-receiver.js';
+import {
+  committedTransferOffset,
+  describeTransfer,
+  recallTransfer,
+  rememberTransfer,
+} from './flash-transfer.js';
 
 /** Flashing needs the charger: the 12 V supply at or above 13.0 V. */
 export const FLASH_MIN_MILLIVOLTS = 13_000;
@@ -43,23 +57,6 @@ export interface FlashServiceOptions {
 
 const toBootSlot = (slot: SlotName) => (slot === 'A' ? BootSlot.A : BootSlot.B);
 
-/** Storage refusals, as service-link errors a host can act on. */
-function serviceErrorFrom(error: unknown): ServiceError {
-  if (error instanceof StorageError) {
-    const code =
-      error.code === 'offset-gap' || error.code === 'beyond-end'
-        ? ErrorCode.FLASH_OFFSET_OUT_OF_RANGE
-        : error.code === 'data-mismatch'
-          ? ErrorCode.BAD_REQUEST
-          : ErrorCode.INTERNAL;
-    return new ServiceError(code, error.message);
-  }
-  return new ServiceError(
-    ErrorCode.INTERNAL,
-    error instanceof Error ? error.message : String(error),
-  );
-}
-
 const IMAGE_ERRORS: Record<string, ErrorCode> = {
   'hash-mismatch': ErrorCode.IMAGE_HASH_MISMATCH,
   'bad-signature': ErrorCode.IMAGE_SIGNATURE_INVALID,
@@ -72,16 +69,12 @@ export function createFlashService(
   options: FlashServiceOptions,
 ): Required<Pick<RequestHandlers, Extract<RequestKind, `flash${string}`>>> {
   const { storage } = options;
-  let writer: SlotWriter | undefined;
-  /**
-   * Chunks that arrived ahead of the committed offset (an earlier one was lost on the line),
-   * held in RAM until the gap is filled: the host retransmits only what is missing. Bounded by
-   * the window the module granted.
-   */
-  let ahead = new Map<number, Uint8Array>();
-  let aheadLimit = 0;
+  /** The transfer since the last flash_begin; gone when it ended or its image was refused. */
+  let receiver: TransferReceiver | undefined;
   /** The header of the image being written was checked (as soon as its bytes were in). */
   let headerChecked = false;
+  /** flash_data requests being handled: flash_end waits for those that arrived before it. */
+  const chunksInFlight = new Set<Promise<unknown>>();
 
   /**
    * Refuse a wrong image as soon as its header is in (unknown release key, other hardware,
@@ -95,7 +88,7 @@ export function createFlashService(
       headerBytes += part.length;
       const rejection = verifier.push(part);
       if (rejection) {
-        writer = undefined;
+        receiver = undefined;
         await storage.slots.setSlotState(slot, { state: 'invalid', reason: rejection.message });
         throw new ServiceError(
           IMAGE_ERRORS[rejection.reason] ?? ErrorCode.IMAGE_INCOMPLETE,
@@ -145,83 +138,84 @@ export function createFlashService(
           { millivolts: String(millivolts) },
         );
       }
-      if (request.compression === 2) {
-        throw new ServiceError(
-          ErrorCode.UNSUPPORTED,
-          'Deflate-compressed transfers are not supported yet',
-        );
-      }
       if (request.imageSha256.length !== 32 || request.imageSize === 0) {
         throw new ServiceError(
           ErrorCode.BAD_REQUEST,
           'flash_begin needs the image size and its SHA-256',
         );
       }
+      // checked before anything changes: a refused flash_begin leaves the slot as it was
+      const transfer = describeTransfer(request);
       const slot = await targetSlot();
+      receiver = undefined;
+      const chunkSize = Math.min(request.chunkSize || 4096, MAX_CHUNK);
+      const window = Math.min(request.window || 8, MAX_WINDOW);
       try {
-        writer = await storage.slots.beginWrite(
+        // The slot resumes the same image (hash and size) from the image bytes it holds, whatever
+        // the earlier transfer looked like; the receiver maps them to this transfer.
+        const writer = await storage.slots.beginWrite(
           slot,
           { imageSha256: request.imageSha256, totalLength: request.imageSize },
           { resume: request.resume },
         );
+        await rememberTransfer(storage.records, slot, request.imageSha256, transfer);
+        const receiverOptions = {
+          writer,
+          aheadLimit: chunkSize * window,
+          afterWrite: async (imageCommitted: number) => {
+            if (!headerChecked && imageCommitted >= FIRMWARE_HEADER_LENGTH) {
+              headerChecked = true;
+              await refuseWrongHeader(slot);
+            }
+          },
+        };
+        receiver =
+          transfer.compression === 'none'
+            ? rawReceiver(transfer, receiverOptions)
+            : segmentReceiver(transfer, receiverOptions);
+        headerChecked = writer.committedOffset >= FIRMWARE_HEADER_LENGTH;
       } catch (error) {
         throw serviceErrorFrom(error);
       }
-      const chunkSize = Math.min(request.chunkSize || 4096, MAX_CHUNK);
-      const window = Math.min(request.window || 8, MAX_WINDOW);
-      ahead = new Map();
-      aheadLimit = chunkSize * window;
-      headerChecked = writer.committedOffset >= FIRMWARE_HEADER_LENGTH;
       return {
         targetSlot: toBootSlot(slot),
-        committedOffset: writer.committedOffset,
+        committedOffset: receiver.committedOffset,
         chunkSize,
         window,
       };
     },
 
-    async flashData(request, context) {
-      if (!writer) throw new ServiceError(ErrorCode.FLASH_NOT_STARTED, 'Send flash_begin first');
-      await supplyHeld(context.signal);
-      const current = writer;
-      const { offset, data } = request;
-      try {
-        if (offset > current.committedOffset) {
-          if (offset + data.length > current.committedOffset + aheadLimit) {
-            throw new ServiceError(
-              ErrorCode.FLASH_OFFSET_OUT_OF_RANGE,
-              `Chunk at ${offset} is beyond the window (committed ${current.committedOffset}, window ${aheadLimit} bytes)`,
-            );
-          }
-          if (offset + data.length > current.totalLength) {
-            throw new ServiceError(
-              ErrorCode.FLASH_OFFSET_OUT_OF_RANGE,
-              `Chunk at ${offset} ends past the image`,
-            );
-          }
-          ahead.set(offset, data.slice());
-          return { offset, committedOffset: current.committedOffset };
+    flashData(request, context) {
+      const handling = (async () => {
+        if (!receiver) {
+          throw new ServiceError(ErrorCode.FLASH_NOT_STARTED, 'Send flash_begin first');
         }
-        let committedOffset = await current.append(offset, data);
-        // the gap is filled: write what was waiting behind it, in order
-        for (let next = ahead.get(committedOffset); next; next = ahead.get(committedOffset)) {
-          ahead.delete(committedOffset);
-          committedOffset = await current.append(committedOffset, next);
+        await supplyHeld(context.signal);
+        // looked up again: the transfer may have ended (image refused) while the supply was low
+        const current = receiver;
+        if (!current) {
+          throw new ServiceError(ErrorCode.FLASH_NOT_STARTED, 'Send flash_begin first');
         }
-        for (const held of ahead.keys()) if (held < committedOffset) ahead.delete(held);
-        if (!headerChecked && committedOffset >= FIRMWARE_HEADER_LENGTH) {
-          headerChecked = true;
-          await refuseWrongHeader(current.slot as SlotName);
+        const { offset, data } = request;
+        try {
+          return { offset, committedOffset: await current.receive(offset, data) };
+        } catch (error) {
+          throw serviceErrorFrom(error);
         }
-        return { offset, committedOffset };
-      } catch (error) {
-        throw error instanceof ServiceError ? error : serviceErrorFrom(error);
-      }
+      })();
+      chunksInFlight.add(handling);
+      void handling.catch(() => {}).finally(() => chunksInFlight.delete(handling));
+      return handling;
     },
 
     async flashStatus() {
       const slot = await targetSlot();
       const info = await storage.slots.info(slot);
+      // in transfer bytes, as flash_data reports them, also after a restart
+      const transfer =
+        info.imageSha256 &&
+        (receiver?.transfer ?? (await recallTransfer(storage.records, slot, info.imageSha256)));
+      const matches = transfer && transfer.imageSize === info.totalLength;
       const state = paused
         ? FlashState.PAUSED
         : info.state === 'writing'
@@ -234,8 +228,10 @@ export function createFlashService(
       return {
         state,
         imageSha256: info.imageSha256 ?? new Uint8Array(),
-        transferSize: info.totalLength,
-        committedOffset: info.committedOffset,
+        transferSize: matches ? transfer.transferSize : info.totalLength,
+        committedOffset: matches
+          ? committedTransferOffset(transfer, info.committedOffset)
+          : info.committedOffset,
         targetSlot: toBootSlot(slot),
         reason: paused?.reason ?? info.reason ?? '',
         supplyMillivolts: await options.readSupplyMillivolts(),
@@ -244,14 +240,22 @@ export function createFlashService(
 
     async flashEnd() {
       const slot = await targetSlot();
+      // the chunks sent before it may still be on their way to the slot (a segment being written)
+      await Promise.allSettled([...chunksInFlight]);
       const info = await storage.slots.info(slot);
       if (info.state === 'writing' && info.committedOffset < info.totalLength) {
         throw new ServiceError(
           ErrorCode.IMAGE_INCOMPLETE,
-          `Only ${info.committedOffset} of ${info.totalLength} bytes are written; resume the transfer`,
+          `Only ${info.committedOffset} of ${info.totalLength} image bytes are written; resume the transfer`,
         );
       }
-      if (info.state === 'writing' && writer) await writer.complete();
+      if (info.state === 'writing' && receiver) {
+        try {
+          await receiver.writer.complete();
+        } catch (error) {
+          throw serviceErrorFrom(error);
+        }
+      }
       const verdict = await verifySlotImage(storage, slot, options);
       if (!verdict.ok) {
         await storage.slots.setSlotState(slot, { state: 'invalid', reason: verdict.message });
@@ -264,7 +268,7 @@ export function createFlashService(
       if ((await storage.slots.info(slot)).state !== 'verified') {
         await storage.slots.setSlotState(slot, { state: 'verified', version, securityCounter });
       }
-      writer = undefined;
+      receiver = undefined;
       return {
         targetSlot: toBootSlot(slot),
         firmwareVersion: formatFirmwareVersion(version),

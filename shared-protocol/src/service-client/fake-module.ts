@@ -1,8 +1,9 @@
 /**
  * Test double of the module side, built on ServiceSession.serve over an in-memory channel pair.
- * It keeps the flash rules of PROTOCOL.md section 11 (window, out-of-order chunks, committed
- * offset, resume, duplicates acknowledged without writing twice), so the client is tested against
- * the protocol rather than against the firmware of the day. Not exported from index.ts.
+ * It keeps the flash rules of PROTOCOL.md section 11 (window counted from the bytes received in
+ * order, out-of-order chunks, committed offset, deflate segments committed whole, resume,
+ * duplicates acknowledged without writing twice), so the client is tested against the protocol
+ * rather than against the firmware of the day. Not exported from index.ts.
  */
 import { systemClock, type Clock } from '../clock/index.js';
 import { bytesEqual } from '../crypto/bytes.js';
@@ -15,6 +16,7 @@ import {
   ErrorCode,
   FlashState,
   PROTOCOL_VERSION,
+  type FlashBeginRequest,
   type RequestKind,
 } from '../messages/index.js';
 import {
@@ -24,7 +26,7 @@ import {
   ServiceSession,
   type ByteChannel,
 } from '../session/index.js';
-import { inflateRaw } from './compression.js';
+import { inflateRawSegments } from './compression.js';
 
 /** What survives a reconnect: the module's flash memory and counters. */
 export interface FakeModuleState {
@@ -36,8 +38,16 @@ export interface FakeModuleState {
   flashed: Uint8Array | undefined;
   acceptsDeflate: boolean;
   imageSha256: Uint8Array | undefined;
-  /** Chunks received beyond the committed offset, by offset. */
+  /** The deflate segment table of the transfer (empty without compression). */
+  segmentSize: number;
+  segmentTransferSizes: number[];
+  /** The last flash_begin as received. */
+  lastBegin: FlashBeginRequest | undefined;
+  /** Chunks received beyond the bytes received in order, by offset. */
   pending: Map<number, Uint8Array>;
+  /** Transfer bytes received in order: the window counts from here. */
+  received: number;
+  /** Transfer bytes written for good: all received ones, or with deflate whole segments only. */
   committed: number;
   verified: boolean;
   /** Writes to flash memory: a duplicate chunk must not add one. */
@@ -58,7 +68,11 @@ export function newFakeModuleState(): FakeModuleState {
     flashed: undefined,
     acceptsDeflate: true,
     imageSha256: undefined,
+    segmentSize: 0,
+    segmentTransferSizes: [],
+    lastBegin: undefined,
     pending: new Map(),
+    received: 0,
     committed: 0,
     verified: false,
     writes: 0,
@@ -70,6 +84,31 @@ export function newFakeModuleState(): FakeModuleState {
 }
 
 const MODULE_WINDOW = 4;
+
+const sameNumbers = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && a.every((value, i) => value === b[i]);
+
+/** The segment table of a deflate flash_begin, or why it is malformed. */
+function segmentTableProblem(request: FlashBeginRequest): string | undefined {
+  const { segmentSize, segmentTransferSizes: sizes } = request;
+  if (segmentSize === 0) return 'segment_size is missing';
+  if (sizes.length !== Math.ceil(request.imageSize / segmentSize)) return 'wrong segment count';
+  if (sizes.reduce((sum, size) => sum + size, 0) !== request.transferSize) {
+    return 'segment sizes do not add up to transfer_size';
+  }
+  return undefined;
+}
+
+/** Transfer offset of whole segments received (with deflate), or simply of what was received. */
+function committedOf(state: FakeModuleState): number {
+  if (state.compression !== Compression.DEFLATE) return state.received;
+  let end = 0;
+  for (const size of state.segmentTransferSizes) {
+    if (end + size > state.received) break;
+    end += size;
+  }
+  return end;
+}
 
 /** Drops module->host response frames of flash_data for which `drop(offset)` says so. */
 function dropFlashDataResponses(channel: ByteChannel, drop: (offset: number) => boolean) {
@@ -135,20 +174,31 @@ export function startFakeModule(options: FakeModuleOptions = {}) {
           millivolts: String(state.supplyMillivolts),
         });
       }
-      if (request.compression === Compression.DEFLATE && !state.acceptsDeflate) {
+      state.lastBegin = request;
+      const deflate = request.compression === Compression.DEFLATE;
+      if (deflate && !state.acceptsDeflate) {
         throw new ServiceError(ErrorCode.UNSUPPORTED, 'no deflate');
       }
+      const problem = deflate ? segmentTableProblem(request) : undefined;
+      if (problem) throw new ServiceError(ErrorCode.BAD_REQUEST, problem);
+      // This double keeps transfer bytes, so only the very same transfer can be resumed.
       const same =
         state.imageSha256 &&
         bytesEqual(state.imageSha256, request.imageSha256) &&
-        state.compression === request.compression;
+        state.compression === request.compression &&
+        state.segmentSize === request.segmentSize &&
+        sameNumbers(state.segmentTransferSizes, request.segmentTransferSizes);
       if (!request.resume || !same || !state.image) {
         state.image = new Uint8Array(request.transferSize);
         state.compression = request.compression;
+        state.segmentSize = request.segmentSize;
+        state.segmentTransferSizes = [...request.segmentTransferSizes];
         state.imageSha256 = request.imageSha256.slice();
         state.committed = 0;
         state.verified = false;
       }
+      // what was received but not committed is lost with the session (RAM)
+      state.received = state.committed;
       state.pending.clear();
       state.chunkSize = request.chunkSize;
       return {
@@ -166,19 +216,20 @@ export function startFakeModule(options: FakeModuleOptions = {}) {
       const { offset, data } = request;
       if (
         offset + data.length > image.length ||
-        offset >= state.committed + MODULE_WINDOW * state.chunkSize
+        offset + data.length > state.received + MODULE_WINDOW * state.chunkSize
       ) {
         throw new ServiceError(ErrorCode.FLASH_OFFSET_OUT_OF_RANGE, `offset ${offset}`);
       }
-      // below the committed offset: a duplicate, acknowledged without writing again
-      if (offset >= state.committed) state.pending.set(offset, data.slice());
-      for (let chunk = state.pending.get(state.committed); chunk;) {
-        state.pending.delete(state.committed);
-        image.set(chunk, state.committed);
+      // below the received offset: a duplicate, acknowledged without writing again
+      if (offset >= state.received) state.pending.set(offset, data.slice());
+      for (let chunk = state.pending.get(state.received); chunk;) {
+        state.pending.delete(state.received);
+        image.set(chunk, state.received);
         state.writes += 1;
-        state.committed += chunk.length;
-        chunk = state.pending.get(state.committed);
+        state.received += chunk.length;
+        chunk = state.pending.get(state.received);
       }
+      state.committed = committedOf(state);
       return { offset, committedOffset: state.committed };
     },
     flashStatus: (_r, c) => {
@@ -197,8 +248,18 @@ export function startFakeModule(options: FakeModuleOptions = {}) {
       if (!transfer || state.committed < transfer.length) {
         throw new ServiceError(ErrorCode.IMAGE_INCOMPLETE, `${state.committed} bytes written`);
       }
-      const image =
-        state.compression === Compression.DEFLATE ? await inflateRaw(transfer) : transfer;
+      let image = transfer;
+      if (state.compression === Compression.DEFLATE) {
+        const segments = await inflateRawSegments(transfer, state.segmentTransferSizes);
+        const last = (state.lastBegin?.imageSize ?? 0) - (segments.length - 1) * state.segmentSize;
+        if (
+          segments.some((s, i) => s.length !== (i < segments.length - 1 ? state.segmentSize : last))
+        ) {
+          throw new ServiceError(ErrorCode.BAD_REQUEST, 'a segment inflates to the wrong length');
+        }
+        image = new Uint8Array(segments.reduce((sum, s) => sum + s.length, 0));
+        segments.reduce((position, s) => (image.set(s, position), position + s.length), 0);
+      }
       state.flashed = image;
       if (!bytesEqual(sha256(image), state.imageSha256 ?? new Uint8Array())) {
         throw new ServiceError(ErrorCode.IMAGE_HASH_MISMATCH, 'hash differs');

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock, systemClock } from '../clock/index.js';
 import { bytesEqual } from '../crypto/bytes.js';
-import { ErrorCode } from '../messages/index.js';
+import { Compression, ErrorCode } from '../messages/index.js';
+import { inflateRawSegments } from './compression.js';
 import { ServiceClientError } from './errors.js';
 import { newFakeModuleState, startFakeModule } from './fake-module.js';
 import { FlashSender, type FlashProgress } from './flash-sender.js';
@@ -9,10 +10,22 @@ import { ServiceClient } from './service-client.js';
 import { Speedometer } from './speedometer.js';
 
 const CHUNK = 256;
+const SEGMENT = 4096;
 
 function makeImage(size: number): Uint8Array {
   const image = new Uint8Array(size);
   for (let i = 0; i < size; i++) image[i] = (i * 31 + (i >> 8)) & 0xff;
+  return image;
+}
+
+/** Runs of text-like bytes and of noise; `textShare` of each 512 bytes compresses well. */
+function mixedImage(size: number, textShare = 0.7): Uint8Array {
+  const image = new Uint8Array(size);
+  let seed = 12345;
+  for (let i = 0; i < size; i++) {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    image[i] = i % 512 < 512 * textShare ? 'firmware '.charCodeAt(i % 9) : seed >>> 24;
+  }
   return image;
 }
 
@@ -224,7 +237,92 @@ describe('FlashSender with compression', () => {
       chunkSize: CHUNK,
       compression: 'deflate',
     });
-    expect(result).toMatchObject({ compression: 'none', transferSize: image.length });
+    expect(result).toMatchObject({
+      compression: 'none',
+      transferSize: image.length,
+      segmentSize: undefined,
+    });
+    expect(state.lastBegin).toMatchObject({
+      compression: Compression.NONE,
+      transferSize: image.length,
+      segmentSize: 0,
+      segmentTransferSizes: [],
+    });
+    expect(bytesEqual(state.flashed ?? new Uint8Array(), image)).toBe(true);
+  });
+
+  it('announces independent segments: their sizes add up to the stream and each inflates alone', async () => {
+    const state = newFakeModuleState();
+    const fake = startFakeModule({ state });
+    const image = mixedImage(SEGMENT * 9 + 1234);
+    const result = await new FlashSender(connect(fake)).flash(image, {
+      chunkSize: CHUNK,
+      compression: 'deflate',
+      segmentSize: SEGMENT,
+    });
+    const begin = state.lastBegin;
+    expect(begin).toMatchObject({
+      compression: Compression.DEFLATE,
+      imageSize: image.length,
+      segmentSize: SEGMENT,
+      transferSize: result.transferSize,
+    });
+    const sizes = begin?.segmentTransferSizes ?? [];
+    expect(sizes).toHaveLength(10);
+    expect(sizes.reduce((sum, size) => sum + size, 0)).toBe(result.transferSize);
+    const segments = await inflateRawSegments(state.image ?? new Uint8Array(), sizes);
+    expect(segments.map((segment) => segment.length)).toEqual([...Array(9).fill(SEGMENT), 1234]);
+    expect(result.segmentSize).toBe(SEGMENT);
+    expect(bytesEqual(state.flashed ?? new Uint8Array(), image)).toBe(true);
+  });
+
+  it('keeps the window going from what was received while the module commits whole segments', async () => {
+    // incompressible segments: each one (about 4 KiB compressed) is larger than the window of
+    // 4 x 256 bytes, so a sender waiting on the committed offset would stall mid-segment
+    const state = newFakeModuleState();
+    const fake = startFakeModule({ state });
+    const image = mixedImage(SEGMENT * 6, 0);
+    const reports: FlashProgress[] = [];
+    const result = await new FlashSender(connect(fake)).flash(image, {
+      chunkSize: CHUNK,
+      window: 4,
+      compression: 'deflate',
+      segmentSize: SEGMENT,
+      onProgress: (p) => reports.push(p),
+    });
+    const starts = [0];
+    for (const size of state.segmentTransferSizes) starts.push((starts.at(-1) ?? 0) + size);
+    expect(Math.min(...state.segmentTransferSizes)).toBeGreaterThan(4 * CHUNK);
+    expect(reports.every((p) => starts.includes(p.bytesCommitted))).toBe(true);
+    expect(result.stats.chunksResent).toBe(0);
+    expect(bytesEqual(state.flashed ?? new Uint8Array(), image)).toBe(true);
+  });
+
+  it('resumes a compressed transfer after an unplug from the last whole segment', async () => {
+    const state = newFakeModuleState();
+    const fake = startFakeModule({ state });
+    const image = mixedImage(SEGMENT * 12);
+    const options = { chunkSize: CHUNK, compression: 'deflate', segmentSize: SEGMENT } as const;
+    const error = await new FlashSender(connect(fake))
+      .flash(image, {
+        ...options,
+        onProgress: (p) => {
+          if (p.bytesCommitted >= p.total / 2) fake.hostEnd.close();
+        },
+      })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ failure: 'disconnected', next: 'resume' });
+    const committed = state.committed;
+
+    const again = startFakeModule({ state });
+    const sender = new FlashSender(connect(again));
+    const result = await sender.flash(image, { ...options, resume: true });
+    expect(result.startOffset).toBe(committed);
+    const starts = [0];
+    for (const size of state.segmentTransferSizes) starts.push((starts.at(-1) ?? 0) + size);
+    expect(committed).toBeGreaterThan(0);
+    expect(starts).toContain(committed);
+    expect(Math.min(...sender.sentOffsets)).toBe(committed);
     expect(bytesEqual(state.flashed ?? new Uint8Array(), image)).toBe(true);
   });
 });

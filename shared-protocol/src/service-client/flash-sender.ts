@@ -18,7 +18,7 @@ import {
 } from '../messages/index.js';
 import { CancelledError, RejectedError, TimeoutError } from '../session/index.js';
 import type { Clock } from '../clock/index.js';
-import { deflateRaw } from './compression.js';
+import { DEFAULT_SEGMENT_SIZE, deflateRawSegments } from './compression.js';
 import { toServiceClientError } from './errors.js';
 import type { ServiceClient } from './service-client.js';
 import { DEFAULT_SPEED_WINDOW_MS, Speedometer } from './speedometer.js';
@@ -77,10 +77,13 @@ export interface FlashOptions {
   pausePollMs?: number;
   verifyTimeoutMs?: number;
   /**
-   * 'deflate' sends a raw-deflate stream the module inflates (falls back to 'none' when the module
-   * cannot); resume with the same setting, the committed offset counts transfer bytes.
+   * 'deflate' sends the image as independent raw-deflate segments the module inflates one by one
+   * (falls back to 'none' when the module cannot). The committed offset counts transfer bytes; a
+   * resume may use another setting, the module maps its written image bytes to the new transfer.
    */
   compression?: 'none' | 'deflate';
+  /** Image bytes per deflate segment (PROTOCOL.md section 11); default DEFAULT_SEGMENT_SIZE. */
+  segmentSize?: number;
   /** Send flash_activate after a verified flash_end (default true). */
   activate?: boolean;
   speedWindowMs?: number;
@@ -99,6 +102,8 @@ export interface FlashResult {
   compression: 'none' | 'deflate';
   /** Bytes on the line (the compressed size with deflate). */
   transferSize: number;
+  /** Image bytes per deflate segment; undefined without compression. */
+  segmentSize: number | undefined;
   /** Where this transfer started: 0, or the committed offset of an interrupted one. */
   startOffset: number;
   end: FlashEndResponse;
@@ -118,10 +123,10 @@ export class FlashSender {
   async flash(image: Uint8Array, options: FlashOptions = {}): Promise<FlashResult> {
     if (image.length === 0) throw new RangeError('The firmware image is empty');
     const { signal } = options;
-    const { begin, transfer, compression } = await this.#begin(image, options);
+    const { begin, transfer, compression, segmentSize } = await this.#begin(image, options);
     const total = transfer.length;
     const startOffset = Math.min(begin.committedOffset, total);
-    const stats = await this.#stream(transfer, begin, startOffset, options);
+    const stats = await this.#stream(transfer, begin, startOffset, compression, options);
     const end = await this.#step(
       'flashEnd',
       {},
@@ -134,7 +139,16 @@ export class FlashSender {
       (options.activate ?? true)
         ? await this.#step('flashActivate', {}, signal ? { signal } : {})
         : undefined;
-    return { begin, compression, transferSize: total, startOffset, end, activate, stats };
+    return {
+      begin,
+      compression,
+      transferSize: total,
+      segmentSize,
+      startOffset,
+      end,
+      activate,
+      stats,
+    };
   }
 
   /**
@@ -143,7 +157,11 @@ export class FlashSender {
    */
   async #begin(image: Uint8Array, options: FlashOptions) {
     const imageSha256 = sha256(image);
-    const announce = (transfer: Uint8Array, compression: Compression) =>
+    const announce = (
+      transfer: Uint8Array,
+      compression: Compression,
+      segments?: { segmentSize: number; segmentTransferSizes: number[] },
+    ) =>
       this.#client.request(
         'flashBegin',
         {
@@ -154,22 +172,29 @@ export class FlashSender {
           chunkSize: options.chunkSize ?? DEFAULT_CHUNK_SIZE,
           window: options.window ?? DEFAULT_WINDOW,
           resume: options.resume ?? false,
+          ...segments,
         },
         options.signal ? { signal: options.signal } : {},
       );
     try {
       if (options.compression === 'deflate') {
-        const transfer = await deflateRaw(image);
+        const { transfer, segmentSize, segmentTransferSizes } = await deflateRawSegments(
+          image,
+          options.segmentSize ?? DEFAULT_SEGMENT_SIZE,
+        );
         try {
-          const begin = await announce(transfer, Compression.DEFLATE);
-          return { begin, transfer, compression: 'deflate' as const };
+          const begin = await announce(transfer, Compression.DEFLATE, {
+            segmentSize,
+            segmentTransferSizes,
+          });
+          return { begin, transfer, compression: 'deflate' as const, segmentSize };
         } catch (error) {
           if (!(error instanceof RejectedError && error.code === ErrorCode.UNSUPPORTED))
             throw error;
         }
       }
       const begin = await announce(image, Compression.NONE);
-      return { begin, transfer: image, compression: 'none' as const };
+      return { begin, transfer: image, compression: 'none' as const, segmentSize: undefined };
     } catch (error) {
       throw toServiceClientError(error, 'flashBegin', true);
     }
@@ -180,6 +205,7 @@ export class FlashSender {
     image: Uint8Array,
     begin: FlashBeginResponse,
     startOffset: number,
+    compression: 'none' | 'deflate',
     options: FlashOptions,
   ): Promise<FlashStats> {
     const { signal } = options;
@@ -198,7 +224,7 @@ export class FlashSender {
     const resends = new Map<number, number>();
     let next = startOffset;
     // Lowest offset not yet acknowledged: the window slides from here, so a lost chunk holds it
-    // (the module refuses data beyond its committed offset plus the window).
+    // (the module refuses data beyond what it received in order plus the window).
     let lowest = startOffset;
     let bytesSent = startOffset;
     let committed = startOffset;
@@ -257,8 +283,12 @@ export class FlashSender {
 
     report();
     for (;;) {
-      // the module refuses data beyond its committed offset plus the window (section 11)
-      const base = Math.min(lowest, committed);
+      // The module refuses data beyond what it received in order plus the window (section 11).
+      // Everything below `lowest` was acknowledged, so it has been received. A deflate transfer
+      // commits only whole segments, so its committed offset may lag by a segment: waiting on it
+      // would stall a segment larger than the window. Uncompressed, the committed offset is the
+      // received one (and the only base modules before segments knew), so it stays in.
+      const base = compression === 'deflate' ? lowest : Math.min(lowest, committed);
       while (failure === undefined && inFlight.size < window) {
         const again = resendQueue.shift();
         if (again !== undefined) send(again, true);

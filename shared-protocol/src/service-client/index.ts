@@ -22,4 +22,12 @@ export {
 } from './flash-sender.js';
 export { ServiceClientError, toServiceClientError, type NextStep } from './errors.js';
 export { DEFAULT_SPEED_WINDOW_MS, Speedometer } from './speedometer.js';
-export { deflateRaw, inflateRaw } from './compression.js';
+export {
+  DEFAULT_SEGMENT_SIZE,
+  MAX_SEGMENTS,
+  deflateRaw,
+  deflateRawSegments,
+  inflateRaw,
+  inflateRawSegments,
+  type SegmentedDeflate,
+} from './compression.js';
