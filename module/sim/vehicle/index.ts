@@ -22,6 +22,7 @@ export type {
 export { VehicleControlError } from './vehicle-types.js';
 export type { ModuleRtcEvents, RtcChange, RtcReading } from './module-rtc.js';
 export { ModuleRtc } from './module-rtc.js';
+export { ModuleRadios } from './module-radios.js';
 export type { VehicleBusServerEvents, VehicleBusServerOptions } from './vehicle-bus-server.js';
 export { VehicleBusServer } from './vehicle-bus-server.js';
 export type { SimulatedCar, SimulatedCarOptions } from './simulated-car.js';

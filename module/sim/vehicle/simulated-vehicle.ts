@@ -1,6 +1,10 @@
 import { EventEmitter } from 'node:events';
 import type { TimerHandle } from '@mini-sharing/shared-protocol/clock';
-import { SHARING_OPTION_CODE, hasOptionCode } from '@mini-sharing/shared-protocol/vehicle';
+import {
+  SHARING_OPTION_CODE,
+  hasOptionCode,
+  parseOptionCodes,
+} from '@mini-sharing/shared-protocol/vehicle';
 import type { GnssReading } from '../../src/hal/gnss-receiver.js';
 import type {
   Door,
@@ -27,6 +31,9 @@ import type {
 import { VehicleControlError } from './vehicle-types.js';
 
 const GNSS_ACCURACY_M = 5;
+/** A typical LTE-M signal in a town, and the workshop tester at 1 m from the driver door. */
+const DEFAULT_CELLULAR_SIGNAL_DBM = -85;
+const DEFAULT_BLE_TESTER_RSSI_DBM = -58;
 
 interface ActiveTrip {
   trip: Trip;
@@ -41,9 +48,7 @@ interface ActiveTrip {
  * a jump back undoes nothing.
  */
 export class SimulatedVehicle extends EventEmitter<VehicleEvents> {
-  readonly identity: VehicleIdentity;
-  /** Option 5GE coded: without it the car has no sharing interface for the module. */
-  readonly hasSharingInterface: boolean;
+  #identity: VehicleIdentity;
   readonly #clock: SimClock;
   #powered = true;
   #charger = false;
@@ -57,13 +62,16 @@ export class SimulatedVehicle extends EventEmitter<VehicleEvents> {
   #position: GeoPoint;
   #energy: EnergyLevels;
   #gnssSignal = true;
+  #cellularSignalDbm: number | null = DEFAULT_CELLULAR_SIGNAL_DBM;
+  #bleTesterRssiDbm: number | null = DEFAULT_BLE_TESTER_RSSI_DBM;
+  #centralLockFault = false;
+  #immobilizerFault = false;
   #active: ActiveTrip | undefined;
 
   constructor(clock: SimClock, options: SimulatedVehicleOptions) {
     super();
     const entry = options.fleetVehicle;
-    this.identity = identityOf(entry, options.defaultFuel);
-    this.hasSharingInterface = hasOptionCode(entry.optionCodes, SHARING_OPTION_CODE);
+    this.#identity = identityOf(entry, options.defaultFuel);
     this.#clock = clock;
     const start = options.start ?? {};
     const problem = start.position === undefined ? undefined : geoPointProblem(start.position);
@@ -73,6 +81,16 @@ export class SimulatedVehicle extends EventEmitter<VehicleEvents> {
     this.#energy = initialEnergy(this.identity.fuel, start.fuelPercent, start.chargePercent);
     this.#restingMillivolts = Math.round((start.batteryVolts ?? 12.6) * 1000);
     this.#body = new Body(entry.model, this.identity.doors, start.locked ?? true);
+  }
+
+  /** The car's coding as the 5GE interface reports it. */
+  get identity(): VehicleIdentity {
+    return this.#identity;
+  }
+
+  /** Option 5GE coded: without it the car has no sharing interface for the module. */
+  get hasSharingInterface(): boolean {
+    return hasOptionCode(this.#identity.optionCodes, SHARING_OPTION_CODE);
   }
 
   // ---- what the 5GE interface and the module's own sensors read ----
@@ -104,6 +122,16 @@ export class SimulatedVehicle extends EventEmitter<VehicleEvents> {
     };
   }
 
+  /** The mobile network's signal where the car stands, dBm; null: no network at all. */
+  get cellularSignalDbm(): number | null {
+    return this.#cellularSignalDbm;
+  }
+
+  /** The workshop Bluetooth tester's signal at the module, dBm; null: no tester nearby. */
+  get bleTesterRssiDbm(): number | null {
+    return this.#bleTesterRssiDbm;
+  }
+
   get powered(): boolean {
     return this.#powered;
   }
@@ -123,17 +151,27 @@ export class SimulatedVehicle extends EventEmitter<VehicleEvents> {
   /** Central lock. Refuses while anything is open (README "Locking with a door open"). */
   lock(by: LockActor = 'key'): VehicleState {
     this.#requirePower('lock');
+    if (this.#centralLockFault) {
+      this.#body.requireAllClosed('lock');
+      return this.state(); // the command arrives, the lock motors do not move
+    }
     if (this.#body.setLocked(true)) this.emit('lock', { locked: true, by });
     return this.state();
   }
 
   unlock(by: LockActor = 'key'): VehicleState {
     this.#requirePower('unlock');
+    if (this.#centralLockFault) return this.state();
     if (this.#body.setLocked(false)) this.emit('lock', { locked: false, by });
     return this.state();
   }
 
+  /** With an immobilizer fault the car rejects the module's authentication: nothing changes. */
   releaseImmobilizer(): VehicleState {
+    if (this.#immobilizerFault) {
+      this.#requirePower('release the immobilizer');
+      return this.state();
+    }
     return this.#setImmobilizerReleased(true);
   }
 
@@ -279,6 +317,38 @@ export class SimulatedVehicle extends EventEmitter<VehicleEvents> {
     this.#gnssSignal = available;
   }
 
+  /**
+   * Codes the car anew (as the workshop's coding tool does): option codes in fleet-file syntax.
+   * Coding 5GE out removes the sharing interface the module talks through.
+   */
+  recode(optionCodes: readonly string[]): void {
+    const parsed = parseOptionCodes(optionCodes);
+    if (!parsed.ok) {
+      throw new VehicleControlError('invalid-argument', `option codes: ${parsed.message}`);
+    }
+    this.#identity = { ...this.#identity, optionCodes: [...parsed.codes] };
+  }
+
+  /** The mobile network where the car stands, dBm (-85 in town); null: none (a basement garage). */
+  setCellularSignal(dbm: number | null): void {
+    this.#cellularSignalDbm = checkedDbm(dbm, 'cellular signal');
+  }
+
+  /** The workshop's Bluetooth tester next to the car, dBm at the module; null: none nearby. */
+  setBleTester(rssiDbm: number | null): void {
+    this.#bleTesterRssiDbm = checkedDbm(rssiDbm, 'tester signal');
+  }
+
+  /** A broken lock actuator: lock and unlock commands arrive, the locks do not move. */
+  setCentralLockFault(faulty: boolean): void {
+    this.#centralLockFault = faulty;
+  }
+
+  /** The immobilizer rejects the module's authentication: releasing it does nothing. */
+  setImmobilizerFault(faulty: boolean): void {
+    this.#immobilizerFault = faulty;
+  }
+
   /** Refuel or recharge while parked (percent); levels the car does not have are ignored. */
   setEnergy(levels: EnergyLevels): void {
     if (this.#active !== undefined) {
@@ -303,6 +373,10 @@ export class SimulatedVehicle extends EventEmitter<VehicleEvents> {
       startable: this.#immobilizerReleased || this.#keysInCabin > 0,
       position: { lat: round(this.#position.lat, 7), lon: round(this.#position.lon, 7) },
       gnssSignal: this.#gnssSignal,
+      cellularSignalDbm: this.#cellularSignalDbm,
+      bleTesterRssiDbm: this.#bleTesterRssiDbm,
+      centralLockFault: this.#centralLockFault,
+      immobilizerFault: this.#immobilizerFault,
       ...(active === undefined
         ? {}
         : { trip: active.trip.progressAt(this.#clock.elapsedMs(), now) }),
@@ -394,4 +468,12 @@ export class SimulatedVehicle extends EventEmitter<VehicleEvents> {
     const after = this.supplyMillivolts;
     if (after !== before) this.emit('supply', { millivolts: after });
   }
+}
+
+function checkedDbm(dbm: number | null, what: string): number | null {
+  if (dbm === null) return null;
+  if (!Number.isFinite(dbm) || dbm < -150 || dbm > 0) {
+    throw new VehicleControlError('invalid-argument', `${what}: -150..0 dBm or null, not ${dbm}`);
+  }
+  return dbm;
 }

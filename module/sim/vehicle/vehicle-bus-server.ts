@@ -17,6 +17,7 @@ import {
 import { LineDecoder } from '../../src/hal/sim/line-decoder.js';
 import type { RtcChange } from './module-rtc.js';
 import { ModuleRtc } from './module-rtc.js';
+import { ModuleRadios } from './module-radios.js';
 import type { SimClock } from './sim-clock.js';
 import type { SimulatedVehicle } from './simulated-vehicle.js';
 import type { VehicleEvents } from './vehicle-types.js';
@@ -50,14 +51,17 @@ class BusFailure extends Error {
 }
 
 /**
- * Serves one simulated car and its module's RTC on a Unix socket: the 5GE vehicle bus, the GNSS
- * receiver and the supply monitor as the firmware's sim drivers see them (bus-protocol.ts; the
+ * Serves one simulated car and its module's RTC and radios on a Unix socket: the 5GE vehicle bus,
+ * the GNSS receiver, the modem, the Bluetooth radio and the supply monitor as the firmware's sim
+ * drivers see them (bus-protocol.ts; the
  * message set is in README.md). Any number of connections; a closed one leaves nothing behind.
  */
 export class VehicleBusServer extends EventEmitter<VehicleBusServerEvents> {
   readonly path: string;
   /** The module's real-time clock, which the firmware reads and sets over the bus. */
   readonly rtc: ModuleRtc;
+  /** The module's modem and Bluetooth radio (their health is the module's, not the car's). */
+  readonly radios: ModuleRadios;
   readonly #server: Server;
   readonly #vehicle: SimulatedVehicle;
   readonly #maxLineBytes: number;
@@ -72,6 +76,7 @@ export class VehicleBusServer extends EventEmitter<VehicleBusServerEvents> {
     this.#vehicle = options.vehicle;
     this.#maxLineBytes = options.maxLineBytes ?? MAX_LINE_BYTES;
     this.rtc = new ModuleRtc(options.clock, options.vehicle);
+    this.radios = new ModuleRadios(options.vehicle);
     server.on('connection', (socket) => this.#accept(socket));
     this.#subscribe();
   }
@@ -161,6 +166,10 @@ export class VehicleBusServer extends EventEmitter<VehicleBusServerEvents> {
         return vehicle.gnss();
       case 'supply.read':
         return { millivolts: vehicle.supplyMillivolts };
+      case 'modem.registration':
+        return this.radios.cellularRegistration();
+      case 'ble.self-check':
+        return this.radios.bleSelfCheck();
       case 'clock.read':
         return this.rtc.read();
       case 'clock.set':

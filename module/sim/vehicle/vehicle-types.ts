@@ -129,6 +129,13 @@ export interface VehicleSnapshot {
   keysInCabin: number;
   position: GeoPoint;
   gnssSignal: boolean;
+  /** The mobile network where the car stands, dBm; null: no network. */
+  cellularSignalDbm: number | null;
+  /** The workshop Bluetooth tester at the module, dBm; null: none nearby. */
+  bleTesterRssiDbm: number | null;
+  /** Injected faults: lock motors that do not move, an immobilizer that rejects the module. */
+  centralLockFault: boolean;
+  immobilizerFault: boolean;
   trip?: { to: GeoPoint; speedKmh: number; remainingKm: number; endsAtMs: number };
   /** Simulated time of the snapshot. */
   timeMs: number;

@@ -8,7 +8,8 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FIRMWARE_HEADER_LENGTH } from '@mini-sharing/shared-protocol/firmware-image';
-import { BootSlot, ProvisioningState, RunMode } from '@mini-sharing/shared-protocol/messages';
+import { BootSlot, RunMode } from '@mini-sharing/shared-protocol/messages';
+import type { RequestHandlers } from '@mini-sharing/shared-protocol/session';
 import type { ModuleConfig } from '../config.js';
 import { CONFIG_ENV } from '../config.js';
 import { openModuleStorage, type ModuleStorage } from '../storage/index.js';
@@ -107,6 +108,40 @@ export async function bootOnce(options: BootLoaderOptions): Promise<BootOutcome>
   return { kind: 'firmware-exited', slot: decision.slot, code };
 }
 
+/**
+ * The recovery service's hello and device info. The provisioning state is the stored one: a
+ * provisioned module in recovery still is provisioned (and needs authorizations to be flashed).
+ */
+export function recoveryDeviceHandlers(
+  config: ModuleConfig,
+  running: {
+    activeSlot: SlotName;
+    identity: IdentityStore;
+    readSupplyMillivolts(): Promise<number>;
+  },
+): Pick<RequestHandlers, 'hello' | 'deviceInfo'> {
+  const { identity } = running;
+  const activeBootSlot = running.activeSlot === 'A' ? BootSlot.A : BootSlot.B;
+  return {
+    hello: () =>
+      helloAnswer(config, {
+        firmwareVersion: BOOT_LOADER_VERSION,
+        activeBootSlot,
+        provisioningState: identity.state,
+        runMode: RunMode.RECOVERY,
+      }),
+    deviceInfo: async () => ({
+      moduleSerial: config.moduleSerial,
+      hardwareRevision: config.hardwareRevision,
+      bootLoaderVersion: BOOT_LOADER_VERSION,
+      activeBootSlot,
+      provisioningState: identity.state,
+      identityPublicKey: identity.identityPublicKey,
+      supplyMillivolts: await running.readSupplyMillivolts(),
+    }),
+  };
+}
+
 /** Minimal recovery service: hello, device info, flash, activate. Returns after activation. */
 async function serveRecovery(
   options: BootLoaderOptions,
@@ -128,18 +163,10 @@ async function serveRecovery(
     config.serialPort,
     {
       ...authorization.handlers,
-      hello: () =>
-        helloAnswer(config, {
-          firmwareVersion: BOOT_LOADER_VERSION,
-          activeBootSlot: active === 'A' ? BootSlot.A : BootSlot.B,
-          provisioningState: ProvisioningState.UNSPECIFIED,
-          runMode: RunMode.RECOVERY,
-        }),
-      deviceInfo: async () => ({
-        moduleSerial: config.moduleSerial,
-        hardwareRevision: config.hardwareRevision,
-        bootLoaderVersion: BOOT_LOADER_VERSION,
-        supplyMillivolts: await options.readSupplyMillivolts(),
+      ...recoveryDeviceHandlers(config, {
+        activeSlot: active,
+        identity,
+        readSupplyMillivolts: options.readSupplyMillivolts,
       }),
       ...authorization.guard(
         createFlashService({

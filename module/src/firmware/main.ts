@@ -6,14 +6,12 @@
 import { readModuleConfig } from '../config.js';
 import { openSimHal } from '../hal/sim/index.js';
 import { openModuleStorage } from '../storage/index.js';
-import { confirmRunningImage, createFlashService } from '../service/flash-service.js';
+import { confirmRunningImage } from '../service/flash-service.js';
 import { serveServicePort } from '../service/service-endpoint.js';
+import type { LogLevelName, ModuleLog } from '../service/module-log.js';
 import { pinnedCloudRootKey, pinnedReleaseKeys } from '../boot/pinned-keys.js';
-import { IdentityStore } from '../service/identity.js';
-import { createProvisioningService } from '../service/provisioning.js';
-import { AuthorizationGuard } from '../service/authorization.js';
-import { createDeviceService } from './device-service.js';
 import { REBOOT_EXIT_CODE, RUNNING_SLOT_ENV, TRIAL_ENV } from '../boot/process-contract.js';
+import { createFirmwareHandlers, openFirmwareStores } from './firmware-service.js';
 
 declare global {
   var __FIRMWARE_VERSION__: string | undefined;
@@ -26,24 +24,37 @@ async function main(): Promise<void> {
   const startedAt = Date.now();
   const config = readModuleConfig();
   const runningSlot = process.env[RUNNING_SLOT_ENV] === 'B' ? 'B' : 'A';
-  const log = (message: string) =>
+  // Every line goes to stdout (the platform's console) and, once it is open, the module log the
+  // service link reads (log_read).
+  let moduleLog: ModuleLog | undefined = undefined;
+  const log = (message: string, level: LogLevelName = 'info') => {
     console.log(
       JSON.stringify({
         time: new Date().toISOString(),
         component: 'firmware',
         version: FIRMWARE_VERSION,
+        level,
         message,
       }),
     );
+    moduleLog?.append(level, 'firmware', message);
+  };
 
   const storage = await openModuleStorage(config.storageDir);
   const hal = await openSimHal({ socketPath: config.vehicleBus });
 
   // Start-up self-check: storage answers and the vehicle bus is reachable (the supply reading
-  // comes over it whether or not the car has a 5GE sharing interface). Only then does a trial
-  // image confirm itself; a crash before this point makes the boot loader revert.
+  // comes over it whether or not the car has a 5GE sharing interface), and the firmware's records
+  // open. Only then does a trial image confirm itself; a crash before this point makes the boot
+  // loader revert.
   await storage.records.list();
   await hal.supply.readMillivolts();
+  const stores = await openFirmwareStores(storage.records, {
+    rootPublicKey: pinnedCloudRootKey(),
+    now: () => hal.clock.now(),
+  });
+  moduleLog = stores.log;
+  log(`firmware ${FIRMWARE_VERSION} starting from slot ${runningSlot}`);
   if (process.env[TRIAL_ENV] === '1') {
     await confirmRunningImage({ storage }, runningSlot);
     log(`trial image in slot ${runningSlot} confirmed itself`);
@@ -53,52 +64,29 @@ async function main(): Promise<void> {
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
+    log(code === REBOOT_EXIT_CODE ? 'restarting' : 'stopping');
     await endpoint.close().catch(() => {});
+    await stores.log.close();
     await hal.close().catch(() => {});
     await storage.close().catch(() => {});
     process.exit(code);
   };
 
-  const identity = await IdentityStore.open(storage.records, pinnedCloudRootKey());
-  const authorization = new AuthorizationGuard({
-    identity,
-    moduleSerial: config.moduleSerial,
-    clock: hal.clock,
+  const firmware = createFirmwareHandlers({
+    config,
+    storage,
+    hal,
+    stores,
+    firmwareVersion: FIRMWARE_VERSION,
+    runningSlot,
+    startedAt,
+    pinnedReleaseKeys: pinnedReleaseKeys(),
+    reboot: () => void stop(REBOOT_EXIT_CODE),
   });
-  const endpoint = await serveServicePort(
-    config.serialPort,
-    {
-      ...createDeviceService({
-        config,
-        hal,
-        firmwareVersion: FIRMWARE_VERSION,
-        runningSlot,
-        startedAt,
-        identity,
-      }),
-      ...authorization.handlers,
-      // State-changing requests on a provisioned module need a service authorization.
-      ...authorization.guard({
-        ...createFlashService({
-          storage,
-          hardwareRevision: config.hardwareRevision,
-          pinnedKeys: pinnedReleaseKeys(),
-          runningSlot,
-          readSupplyMillivolts: () => hal.supply.readMillivolts(),
-          reboot: () => void stop(REBOOT_EXIT_CODE),
-        }),
-        ...createProvisioningService({
-          identity,
-          moduleSerial: config.moduleSerial,
-          vehicle: hal.vehicle,
-        }),
-      }),
-    },
-    () => authorization.newConnection(),
+  const endpoint = await serveServicePort(config.serialPort, firmware.handlers, () =>
+    firmware.newConnection(),
   );
-  log(
-    `firmware ${FIRMWARE_VERSION} running from slot ${runningSlot}, serving ${config.serialPort}`,
-  );
+  log(`serving ${config.serialPort}`);
   process.on('SIGTERM', () => void stop(0));
   process.on('SIGINT', () => void stop(0));
 }

@@ -17,8 +17,10 @@ import {
   bytesEqual,
   fromHex,
   generateEd25519Seed,
+  randomBytes,
   seedSigner,
   toHex,
+  verifyEd25519,
   type Signer,
 } from '@mini-sharing/shared-protocol/crypto';
 import { CloudKeyRing } from '@mini-sharing/shared-protocol/trust';
@@ -150,12 +152,58 @@ export class IdentityStore {
     this.#pendingSeed = undefined;
   }
 
+  /**
+   * Cloud key rotation (module link): replaces the key ring's certificates in the provisioning
+   * record, durably, and reloads the ring. The caller has checked them against the pinned root;
+   * a certificate that does not verify is left out of the ring, as at start-up.
+   */
+  async replaceCloudKeyCertificates(certificates: readonly Uint8Array[]): Promise<void> {
+    const record = await this.#records.getJson(PROVISIONING_RECORD, isProvisioningRecord);
+    if (!record || !this.#provisioned) throw new Error('the module is not provisioned');
+    const updated: ProvisioningRecord = {
+      ...record,
+      cloudKeyCertificates: certificates.map(toHex),
+    };
+    const loaded = await this.#load(updated);
+    await this.#records.putJson(PROVISIONING_RECORD, updated, isProvisioningRecord);
+    this.#provisioned = loaded;
+  }
+
   /** Factory reset: forgets the identity and everything provisioning stored (UNPROVISIONED). */
   async reset(): Promise<void> {
     await this.#records.delete(PROVISIONING_RECORD);
     this.#provisioned = undefined;
     await this.#records.delete(PENDING_SEED_RECORD);
     this.#pendingSeed = undefined;
+  }
+
+  /**
+   * The secure-storage self-test: the stored identity still reads back intact and names the key
+   * in use, and that key signs a fresh message that verifies. Never throws.
+   */
+  async selfCheck(): Promise<{ ok: true } | { ok: false; problem: string }> {
+    const provisioned = this.#provisioned;
+    if (!provisioned) return { ok: false, problem: 'the module holds no identity key' };
+    let record: ProvisioningRecord | undefined;
+    try {
+      record = await this.#records.getJson(PROVISIONING_RECORD, isProvisioningRecord);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      return { ok: false, problem: `the stored identity does not read back: ${reason}` };
+    }
+    if (!record) return { ok: false, problem: 'the stored identity is gone' };
+    const publicKey = provisioned.identity.publicKey;
+    if (!bytesEqual(seedSigner(fromHex(record.identitySeed)).publicKey, publicKey)) {
+      return { ok: false, problem: 'the stored identity key differs from the key in use' };
+    }
+    const message = randomBytes(32);
+    try {
+      const signature = await provisioned.identity.sign(message);
+      if (await verifyEd25519(publicKey, message, signature)) return { ok: true };
+    } catch {
+      // reported below
+    }
+    return { ok: false, problem: "the identity key's signature does not verify" };
   }
 
   async #load(record: ProvisioningRecord): Promise<ProvisionedIdentity> {

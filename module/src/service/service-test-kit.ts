@@ -1,7 +1,9 @@
 /**
  * For this folder's tests only: a module's service port in-process (ServiceSession over
- * createChannelPair, temp-folder storage, a fake car and clock), wired as firmware/main.ts wires
- * it, with the test trust fixtures' root pinned.
+ * createChannelPair, temp-folder storage), serving the firmware's real handlers
+ * (createFirmwareHandlers, as firmware/main.ts does) against a simulated car on a real vehicle bus
+ * socket through the sim HAL, with the test trust fixtures' root pinned. Authorizations are
+ * checked against a fake clock the tests move.
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,7 +14,6 @@ import {
   ServiceSession,
   RejectedError,
   createChannelPair,
-  type RequestHandlers,
 } from '@mini-sharing/shared-protocol/session';
 import {
   issueModuleCertificate,
@@ -27,12 +28,22 @@ import {
   type TrustFixtures,
 } from '@mini-sharing/shared-protocol/trust/test-fixtures';
 import type { Signer } from '@mini-sharing/shared-protocol/crypto';
-import { HalError } from '../hal/index.js';
+import {
+  SHARING_OPTION_CODE,
+  exampleFleet,
+  type FleetVehicle,
+} from '@mini-sharing/shared-protocol/vehicle';
+import { startSimulatedCar, type SimulatedCar, type SimulatedVehicle } from '../../sim/index.js';
+import { openSimHal, type SimHal } from '../hal/sim/index.js';
 import { openModuleStorage, type ModuleStorage } from '../storage/index.js';
-import { createFlashService } from './flash-service.js';
-import { IdentityStore } from './identity.js';
-import { createProvisioningService } from './provisioning.js';
-import { AuthorizationGuard } from './authorization.js';
+import {
+  createFirmwareHandlers,
+  openFirmwareStores,
+  type FirmwareStores,
+} from '../firmware/firmware-service.js';
+import type { FaultMemory } from './fault-codes.js';
+import type { IdentityStore } from './identity.js';
+import type { ModuleLog } from './module-log.js';
 
 export const ALL_OPERATIONS = [
   ServiceOperation.FLASH,
@@ -49,30 +60,59 @@ export interface FakeClock {
   setTime(nowMs: number): Promise<void>;
 }
 
+export interface ServiceKitOptions {
+  /** Changes to the kit's car (a 5GE MINI with the fixtures' VIN and module serial). */
+  car?: Partial<FleetVehicle>;
+  /** How long the GNSS self-test waits for a fix; default 100 ms (tests need no 5 s wait). */
+  gnssFixWaitMs?: number;
+}
+
 export interface ServiceKit {
   fx: TrustFixtures;
   dir: string;
-  storage: ModuleStorage;
-  identity: IdentityStore;
-  guard: AuthorizationGuard;
+  /** The module's storage, identity, fault memory and log (new objects after `restart`). */
+  readonly storage: ModuleStorage;
+  readonly identity: IdentityStore;
+  readonly faults: FaultMemory;
+  readonly log: ModuleLog;
   clock: FakeClock;
   /** Monotonic time the guard uses for challenge expiry. */
   elapsed: { ms: number };
-  /** The VIN the car reports; undefined: a car without 5GE. */
+  /** The simulated car on its vehicle bus, and the module's sim HAL connected to it. */
+  simCar: SimulatedCar;
+  vehicle: SimulatedVehicle;
+  hal: SimHal;
+  /**
+   * The VIN the car reports; undefined: a car without 5GE. Setting undefined codes 5GE out of
+   * the simulated car, setting it back codes 5GE in (the VIN itself does not change).
+   */
   car: { vin: string | undefined };
-  /** Calls that reached the stub handlers (self-test, fault codes, factory reset). */
-  calls: string[];
+  /** How often the firmware asked to restart (flash_activate, factory reset). */
+  reboots: number;
   host: ServiceSession;
   /** Drop the line and start a new session (a new connection for the guard). */
   reconnect(): void;
+  /** The module restarts: storage reopened, handlers built anew, a new session. */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function openServiceKit(): Promise<ServiceKit> {
+export async function openServiceKit(options: ServiceKitOptions = {}): Promise<ServiceKit> {
   const fx = await trustFixtures();
   const dir = await mkdtemp(join(tmpdir(), 'module-service-'));
-  const storage = await openModuleStorage(dir);
-  const identity = await IdentityStore.open(storage.records, fx.root.publicKey);
+  const base = exampleFleet().vehicles[0] as FleetVehicle;
+  const fleetVehicle: FleetVehicle = {
+    ...base,
+    vin: fx.vin,
+    moduleHardware: { hardwareRevision: 'HW-C', moduleSerial: fx.moduleSerial },
+    ...options.car,
+  };
+  const simCar = await startSimulatedCar({
+    fleetVehicle,
+    socketPath: join(dir, 'bus.sock'),
+    clock: { startMs: TEST_NOW_MS, timeScale: 0 },
+  });
+  const hal = await openSimHal({ socketPath: simCar.socketPath });
   const clock: FakeClock = {
     nowMs: TEST_NOW_MS,
     timeKnown: true,
@@ -85,63 +125,53 @@ export async function openServiceKit(): Promise<ServiceKit> {
     },
   };
   const elapsed = { ms: 0 };
-  const car: { vin: string | undefined } = { vin: fx.vin };
-  const calls: string[] = [];
-  const guard = new AuthorizationGuard({
-    identity,
+  const vehicle = simCar.vehicle;
+  const codedWith5ge = vehicle.identity.optionCodes;
+  const config = {
     moduleSerial: fx.moduleSerial,
-    clock,
-    elapsedMs: () => elapsed.ms,
-  });
-  const handlers: RequestHandlers = {
-    ...guard.handlers,
-    ...guard.guard({
-      ...createFlashService({
-        storage,
-        hardwareRevision: 'MSM-HW-2',
-        pinnedKeys: [],
-        runningSlot: 'A',
-        readSupplyMillivolts: async () => 14_000,
-        reboot: () => {},
-      }),
-      ...createProvisioningService({
-        identity,
-        moduleSerial: fx.moduleSerial,
-        vehicle: {
-          readIdentity: async () => {
-            if (car.vin === undefined) throw new HalError('no-sharing-interface', 'no 5GE');
-            return {
-              vin: car.vin,
-              model: 'MINI Cooper',
-              market: 'DE',
-              productionDate: '2019-03-01',
-              optionCodes: ['5GE'],
-              fuel: 'petrol',
-              doors: ['front-left', 'front-right', 'tailgate', 'bonnet'],
-            };
-          },
-        },
-      }),
-      selfTestRun: (request) => {
-        calls.push(`selfTestRun ${request.testIds.join(',')}`);
-        return { results: [] };
-      },
-      faultCodesClear: () => {
-        calls.push('faultCodesClear');
-        return { cleared: 0 };
-      },
-      factoryReset: () => {
-        calls.push('factoryReset');
-        return { rebootInMs: 0 };
-      },
-    }),
+    hardwareRevision: 'MSM-HW-2',
+    storageDir: dir,
+    serialPort: '/dev/null',
+    vehicleBus: simCar.socketPath,
   };
+
+  let storage: ModuleStorage;
+  let stores: FirmwareStores;
+  let newConnection = () => {};
+  let handlers = {};
   let close = () => {};
+
+  async function open(): Promise<void> {
+    storage = await openModuleStorage(dir);
+    stores = await openFirmwareStores(storage.records, {
+      rootPublicKey: fx.root.publicKey,
+      now: () => clock.now(),
+    });
+    const firmware = createFirmwareHandlers({
+      config,
+      storage,
+      hal,
+      stores,
+      firmwareVersion: '1.0.0',
+      runningSlot: 'A',
+      startedAt: Date.now(),
+      pinnedReleaseKeys: [],
+      reboot: () => {
+        kit.reboots += 1;
+      },
+      clock,
+      challengeElapsedMs: () => elapsed.ms,
+      selfTests: { gnssFixWaitMs: options.gnssFixWaitMs ?? 100, gnssPollMs: 20 },
+    });
+    handlers = firmware.handlers;
+    newConnection = firmware.newConnection;
+  }
+
   const connect = (): ServiceSession => {
     const [hostEnd, moduleEnd] = createChannelPair();
     const module = new ServiceSession({ channel: moduleEnd, clock: systemClock });
     module.serve(handlers);
-    guard.newConnection();
+    newConnection();
     const host = new ServiceSession({ channel: hostEnd, clock: systemClock, retries: 0 });
     close = () => {
       host.close();
@@ -150,24 +180,61 @@ export async function openServiceKit(): Promise<ServiceKit> {
     };
     return host;
   };
+
+  async function shutDown(): Promise<void> {
+    close();
+    await stores.log.close();
+    await storage.close();
+  }
+
+  await open();
   const kit: ServiceKit = {
     fx,
     dir,
-    storage,
-    identity,
-    guard,
+    get storage() {
+      return storage;
+    },
+    get identity() {
+      return stores.identity;
+    },
+    get faults() {
+      return stores.faults;
+    },
+    get log() {
+      return stores.log;
+    },
     clock,
     elapsed,
-    car,
-    calls,
+    simCar,
+    vehicle,
+    hal,
+    car: {
+      get vin() {
+        return vehicle.hasSharingInterface ? vehicle.identity.vin : undefined;
+      },
+      set vin(vin: string | undefined) {
+        vehicle.recode(
+          vin === undefined
+            ? codedWith5ge.filter((code) => code !== SHARING_OPTION_CODE)
+            : codedWith5ge,
+        );
+      },
+    },
+    reboots: 0,
     host: connect(),
     reconnect() {
       close();
       kit.host = connect();
     },
+    async restart() {
+      await shutDown();
+      await open();
+      kit.host = connect();
+    },
     async close() {
-      close();
-      await storage.close();
+      await shutDown();
+      await hal.close();
+      await simCar.close();
       await rm(dir, { recursive: true, force: true });
     },
   };
@@ -240,11 +307,14 @@ export async function refusal(promise: Promise<unknown>): Promise<RejectedError>
   throw new Error('the module accepted the request');
 }
 
-/** Every stored file and its bytes, to show a refused request changed nothing. */
+/**
+ * Every stored file and its bytes, to show a refused request changed nothing. The module log's
+ * records are left out: a refused request is meant to leave a line there (firmware-service.ts).
+ */
 export async function snapshot(dir: string): Promise<Record<string, string>> {
   const files: Record<string, string> = {};
   for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
+    if (!entry.isFile() || entry.name.startsWith('log-')) continue;
     const path = join(entry.parentPath, entry.name);
     files[path.slice(dir.length)] = toHex(await readFile(path));
   }

@@ -12,6 +12,8 @@
  * Both ends validate every message against the schemas below before acting on it.
  */
 import { FUEL_TYPES } from '@mini-sharing/shared-protocol/vehicle';
+import type { BleRadioCheck } from '../ble-radio.js';
+import type { CellularRegistration } from '../cellular-modem.js';
 import type { GnssReading } from '../gnss-receiver.js';
 import type { VehicleIdentity, VehicleState } from '../vehicle-interface.js';
 import { DOORS } from '../vehicle-interface.js';
@@ -83,6 +85,31 @@ const gnssReading: Schema<GnssReading> = variants(
   ]),
 );
 
+const dbm = num({ min: -200, max: 30 });
+
+const cellularRegistration: Schema<CellularRegistration> = variants(
+  'registered',
+  new Map<unknown, Schema<CellularRegistration>>([
+    [
+      true,
+      record({
+        registered: oneOf([true]),
+        operator: str({ maxLength: 100 }),
+        signalDbm: dbm,
+      }),
+    ],
+    [false, record({ registered: oneOf([false]), signalDbm: nullable(dbm) })],
+  ]),
+);
+
+const bleRadioCheck: Schema<BleRadioCheck> = variants(
+  'started',
+  new Map<unknown, Schema<BleRadioCheck>>([
+    [true, record({ started: oneOf([true]), testerRssiDbm: nullable(dbm) })],
+    [false, record({ started: oneOf([false]) })],
+  ]),
+);
+
 const clockReading = record({
   nowMs: timeMs,
   /** Simulated milliseconds per real millisecond; 0 is a paused clock. */
@@ -108,6 +135,8 @@ export const BUS_METHODS = {
   'immobilizer.engage': { params: noParams, result: vehicleState },
   'gnss.read': { params: noParams, result: gnssReading },
   'supply.read': { params: noParams, result: supplyReading },
+  'modem.registration': { params: noParams, result: cellularRegistration },
+  'ble.self-check': { params: noParams, result: bleRadioCheck },
   'clock.read': { params: noParams, result: clockReading },
   'clock.set': { params: record({ nowMs: timeMs }), result: clockReading },
 } as const satisfies Record<string, { params: Schema<object>; result: Schema<object> }>;

@@ -1,16 +1,28 @@
-// The firmware's drivers for the simulated world: the vehicle bus, GNSS, supply monitor and RTC
-// that module-sim serves on a Unix socket. Chosen at start-up by configuration, never imported
-// by firmware logic (which sees only ../index.ts).
+// The firmware's drivers for the simulated world: the vehicle bus, GNSS, modem, Bluetooth radio,
+// supply monitor and RTC that module-sim serves on a Unix socket. Chosen at start-up by
+// configuration, never imported by firmware logic (which sees only ../index.ts).
 import type { Clock } from '@mini-sharing/shared-protocol/clock';
 import type { ModuleHal } from '../index.js';
 import { BusClient } from './bus-client.js';
 import { monotonicRealTime } from './scaled-clock.js';
-import { SimGnssReceiver, SimSupplyMonitor, SimVehicleInterface } from './sim-devices.js';
+import {
+  SimBleRadio,
+  SimCellularModem,
+  SimGnssReceiver,
+  SimSupplyMonitor,
+  SimVehicleInterface,
+} from './sim-devices.js';
 import { SimModuleClock } from './sim-module-clock.js';
 
 export type { BusClientOptions, BusClientStats, BusConnectionChange } from './bus-client.js';
 export { BusClient } from './bus-client.js';
-export { SimGnssReceiver, SimSupplyMonitor, SimVehicleInterface } from './sim-devices.js';
+export {
+  SimBleRadio,
+  SimCellularModem,
+  SimGnssReceiver,
+  SimSupplyMonitor,
+  SimVehicleInterface,
+} from './sim-devices.js';
 export { SimModuleClock } from './sim-module-clock.js';
 export { BUS_PROTOCOL_VERSION, MAX_LINE_BYTES } from './bus-protocol.js';
 
@@ -28,6 +40,8 @@ export interface SimHalOptions {
 export interface SimHal extends ModuleHal {
   vehicle: SimVehicleInterface;
   gnss: SimGnssReceiver;
+  modem: SimCellularModem;
+  bleRadio: SimBleRadio;
   supply: SimSupplyMonitor;
   clock: SimModuleClock;
   /** The connection, for its state and stats (the firmware's diagnostics may show them). */
@@ -58,6 +72,8 @@ export async function openSimHal(options: SimHalOptions): Promise<SimHal> {
     bus,
     vehicle: new SimVehicleInterface(bus),
     gnss: new SimGnssReceiver(bus),
+    modem: new SimCellularModem(bus),
+    bleRadio: new SimBleRadio(bus),
     supply: new SimSupplyMonitor(bus),
     clock,
     close: async () => {

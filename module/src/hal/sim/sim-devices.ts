@@ -1,4 +1,9 @@
-/** The vehicle interface, GNSS receiver and supply monitor over the simulated vehicle bus. */
+/**
+ * The vehicle interface, GNSS receiver, cellular modem, Bluetooth radio and supply monitor over
+ * the simulated vehicle bus.
+ */
+import type { BleRadio, BleRadioCheck } from '../ble-radio.js';
+import type { CellularModem, CellularRegistration } from '../cellular-modem.js';
 import type { GnssReading, GnssReceiver } from '../gnss-receiver.js';
 import type { SupplyMonitor } from '../supply-monitor.js';
 import type {
@@ -70,6 +75,22 @@ export class SimGnssReceiver implements GnssReceiver {
 
   readPosition(): Promise<GnssReading> {
     return this.bus.request('gnss.read', {});
+  }
+}
+
+export class SimCellularModem implements CellularModem {
+  constructor(private readonly bus: BusClient) {}
+
+  readRegistration(): Promise<CellularRegistration> {
+    return this.bus.request('modem.registration', {});
+  }
+}
+
+export class SimBleRadio implements BleRadio {
+  constructor(private readonly bus: BusClient) {}
+
+  selfCheck(): Promise<BleRadioCheck> {
+    return this.bus.request('ble.self-check', {});
   }
 }
 
