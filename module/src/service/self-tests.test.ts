@@ -96,6 +96,17 @@ describe('self-tests on a healthy car', () => {
       /^-85 dBm \(limit ≥ -115 dBm\); registered with Telekom\.de/,
     );
     expect(detail['secure-storage']).toBe('the identity key reads back, signs and verifies');
+    // The same figures as fields, for the installation report.
+    const supply = results.find((r) => r.testId === 'supply-voltage');
+    expect(supply).toMatchObject({ measuredValue: 12.6, unit: 'V', limitMin: 12, limitMax: 15 });
+    expect(supply?.faultCode).toBe('');
+    const lock = results.find((r) => r.testId === 'central-lock-actuation');
+    expect(lock).toMatchObject({ unit: 'ms', limitMax: 1500 });
+    expect(lock?.limitMin).toBeUndefined();
+    expect(lock?.measuredValue).toBeGreaterThanOrEqual(0);
+    const storage = results.find((r) => r.testId === 'secure-storage');
+    expect(storage?.measuredValue).toBeUndefined();
+    expect(storage?.unit).toBe('');
     // The car was actuated both ways and left locked with the immobilizer engaged, as it was.
     expect(moduleActions).toEqual(['unlock', 'lock', 'release', 'engage']);
     expect(kit.vehicle.state()).toEqual(before);
@@ -140,6 +151,8 @@ describe('self-tests that find a fault', () => {
       ),
     });
     expect(stored()).toEqual([{ code: 'B1C00', active: true, occurrences: 1 }]);
+    const [result] = await run(['supply-voltage']);
+    expect(result).toMatchObject({ measuredValue: 11.8, unit: 'V', faultCode: 'B1C00' });
   });
 
   it('supply too high: stores B1C01', async () => {

@@ -10,9 +10,9 @@
  * ACTUATING_SELF_TEST when a test moves the car (and for unknown ids: fail closed). One run at a
  * time (BUSY): two runs would fight over the locks. A cancel stops before the next test.
  *
- * The proto's SelfTestResult has no fields for the measured value and its limits, so `detail`
- * carries them in a fixed form: "<value> <unit> (limits …); <what was found>; fault <code>
- * stored". `runSelfTests` returns them structured for callers inside the module.
+ * Each result carries the measured value, its unit and limits and the stored fault code as fields,
+ * and `detail` says the same in words for the mechanic: "<value> <unit> (limits …); <what was
+ * found>; fault <code> stored".
  */
 import {
   DEFAULT_SELF_TEST_IDS,
@@ -222,6 +222,11 @@ export function createSelfTestService(options: SelfTestServiceOptions): SelfTest
             outcome: selfTestOutcomeToProto(report.outcome),
             detail: report.detail,
             durationMs: report.durationMs,
+            ...(report.value !== undefined && { measuredValue: report.value }),
+            unit: report.value !== undefined ? (report.unit ?? '') : '',
+            ...(report.limits?.min !== undefined && { limitMin: report.limits.min }),
+            ...(report.limits?.max !== undefined && { limitMax: report.limits.max }),
+            faultCode: report.faultCode ?? '',
           })),
         };
       },
