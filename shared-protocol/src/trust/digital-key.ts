@@ -72,6 +72,15 @@ export async function issueDigitalKey(
   return encodeSigned(await signObject('digital-key', body, signer));
 }
 
+/**
+ * Decode a token WITHOUT checking it: for logs and usage reports (KeyUsed names the token even
+ * when it was refused). Never base a decision on it. Undefined when it does not decode.
+ */
+export function decodeDigitalKeyUnverified(tokenBytes: Uint8Array): DigitalKey | undefined {
+  const signed = decodeSigned(tokenBytes);
+  return signed && decodeBody(() => fromBinary(DigitalKeySchema, signed.body));
+}
+
 export type CommandFields = Omit<MessageInitShape<typeof CommandSchema>, '$typeName'>;
 
 /** A phone (or station) signs a command with its device key. */
@@ -119,7 +128,8 @@ export const COMMAND_CHECK_ORDER: readonly CommandReason[] = [
   'replayed-counter',
 ];
 
-export interface CommandContext {
+/** What the module knows when it checks a presented digital key on its own (before a command). */
+export interface DigitalKeyContext {
   moduleSerial: string;
   keyRing: CloudKeyRing;
   /** Module clock, ms since the epoch. */
@@ -128,11 +138,34 @@ export interface CommandContext {
   trustedTimeFloorMs: number;
   /** The car's current owner generation. */
   ownerGeneration: number;
+  isRevoked(tokenId: Uint8Array): boolean;
+  /**
+   * The module's policy hook for a key past its notAfter (PROTOCOL.md: "what an ongoing drive may
+   * still do after not-after is the module's policy"): true lets this key through the `expired`
+   * check, e.g. while the car is being driven under it. Absent: strict.
+   */
+  allowPastNotAfter?(key: DigitalKey): boolean;
+}
+
+/** The key checks of `verifyCommand`, in its order, on their own. */
+export type DigitalKeyReason = Extract<
+  CommandReason,
+  | 'malformed-token'
+  | 'unknown-signer'
+  | 'bad-token-signature'
+  | 'wrong-module'
+  | 'clock-below-trusted-time'
+  | 'not-yet-valid'
+  | 'expired'
+  | 'stale-owner-generation'
+  | 'revoked'
+>;
+
+export interface CommandContext extends DigitalKeyContext {
   /** The challenge the module issued on this connection, and until when it is accepted. */
   challenge: { nonce: Uint8Array; expiresAtMs: number };
   /** Highest counter accepted so far under this token, if any. */
   lastCounter(tokenId: Uint8Array): bigint | undefined;
-  isRevoked(tokenId: Uint8Array): boolean;
 }
 
 export interface VerifiedCommand {
@@ -154,11 +187,26 @@ export async function verifyCommand(
   }
 }
 
-async function verifyCommandUnsafe(
+/**
+ * Verify a presented digital key alone: the first checks of `verifyCommand`, in the same order.
+ * What a module answers a `present_token` with. Never throws.
+ */
+export async function verifyDigitalKey(
   tokenBytes: Uint8Array,
-  commandBytes: Uint8Array,
-  context: CommandContext,
-): Promise<Verdict<VerifiedCommand, CommandReason>> {
+  context: DigitalKeyContext,
+): Promise<Verdict<DigitalKey, DigitalKeyReason>> {
+  try {
+    return await verifyDigitalKeyUnsafe(tokenBytes, context);
+  } catch (error) {
+    // Only a broken context callback can land here; hostile bytes are handled below.
+    return refuse('malformed-token', `Key check failed: ${String(error)}`);
+  }
+}
+
+async function verifyDigitalKeyUnsafe(
+  tokenBytes: Uint8Array,
+  context: DigitalKeyContext,
+): Promise<Verdict<DigitalKey, DigitalKeyReason>> {
   const signedKey = decodeSigned(tokenBytes);
   const key = signedKey && decodeBody(() => fromBinary(DigitalKeySchema, signedKey.body));
   if (
@@ -190,7 +238,7 @@ async function verifyCommandUnsafe(
   if (BigInt(context.nowMs) < key.notBeforeMs) {
     return refuse('not-yet-valid', `This key is valid from ${isoTime(key.notBeforeMs)}`);
   }
-  if (BigInt(context.nowMs) > key.notAfterMs) {
+  if (BigInt(context.nowMs) > key.notAfterMs && !context.allowPastNotAfter?.(key)) {
     return refuse('expired', `This key expired at ${isoTime(key.notAfterMs)}`);
   }
   if (key.ownerGeneration < context.ownerGeneration) {
@@ -202,6 +250,17 @@ async function verifyCommandUnsafe(
   if (context.isRevoked(key.tokenId)) {
     return refuse('revoked', `Key ${toHex(key.tokenId)} has been revoked`);
   }
+  return accept(key);
+}
+
+async function verifyCommandUnsafe(
+  tokenBytes: Uint8Array,
+  commandBytes: Uint8Array,
+  context: CommandContext,
+): Promise<Verdict<VerifiedCommand, CommandReason>> {
+  const checked = await verifyDigitalKeyUnsafe(tokenBytes, context);
+  if (!checked.ok) return checked;
+  const key = checked.value;
   const signedCommand = decodeSigned(commandBytes);
   const command = signedCommand && decodeBody(() => fromBinary(CommandSchema, signedCommand.body));
   if (
