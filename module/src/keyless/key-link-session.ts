@@ -12,6 +12,7 @@ import {
   ATT_MAX_VALUE_SIZE,
   ATT_MTU_MIN,
   CHALLENGE_NONCE_LENGTH,
+  DEFAULT_CHALLENGE_VALID_FOR_MS,
   KeyLinkChunker,
   KeyLinkReassembler,
   ResultCode,
@@ -26,8 +27,8 @@ import type { KeylessLog } from './access-events.js';
 import type { AccessController } from './access-controller.js';
 import type { IssuedChallenge } from './key-checks.js';
 
-/** How long a challenge is good for: a few seconds, enough for a phone next to the car. */
-export const KEYLESS_CHALLENGE_VALID_FOR_MS = 3000;
+/** How long a challenge is good for: the protocol's few seconds, enough for a phone next to the car. */
+export const KEYLESS_CHALLENGE_VALID_FOR_MS = DEFAULT_CHALLENGE_VALID_FOR_MS;
 const COMPONENT = 'key-link';
 
 /** What a session needs from keyless access (the AccessController, or a test double). */

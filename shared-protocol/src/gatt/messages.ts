@@ -41,8 +41,11 @@ export {
 
 /** Length of a challenge nonce. */
 export const CHALLENGE_NONCE_LENGTH = 16;
-/** How long a module accepts a command answering its challenge, unless it says otherwise. */
-export const DEFAULT_CHALLENGE_VALID_FOR_MS = 30_000;
+/**
+ * How long a module accepts a command answering its challenge, unless it says otherwise: a few
+ * seconds, enough for a phone next to the car and too short for a relayed conversation.
+ */
+export const DEFAULT_CHALLENGE_VALID_FOR_MS = 3_000;
 
 /** Name of a key link message kind, e.g. `'presentToken'`, `'result'`. */
 export type KeyLinkKind = NonNullable<KeyLinkMessage['body']['case']>;

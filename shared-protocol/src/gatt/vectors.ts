@@ -77,7 +77,7 @@ async function sampleMessages(): Promise<Array<{ name: string; message: KeyLinkM
   const nonce = testBytes('challenge').slice(0, 16);
   const challenge = {
     nonce,
-    validForMs: 30_000,
+    validForMs: 3_000,
     moduleTimeMs: BigInt(T0),
     revocationListSequence: 7n,
   };
