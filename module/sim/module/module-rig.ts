@@ -4,6 +4,7 @@
  * process tree, and a host session on the line's app end with real serialport.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { cp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SerialPort } from 'serialport';
@@ -13,19 +14,49 @@ import { ServiceSession, channelFromStream, hello } from '@mini-sharing/shared-p
 import { exampleFleet, type FleetVehicle } from '@mini-sharing/shared-protocol/vehicle';
 import { VirtualSerialLine } from '../serial-line/index.js';
 import { startSimulatedCar, type SimulatedCar } from '../vehicle/index.js';
+import { openModuleStorage, type SlotInfo } from '../../src/storage/index.js';
+import { readBootState } from '../../src/service/boot-records.js';
+import type { BootState } from '../../src/boot/boot-decision.js';
 import { SimulatedModule, programFactoryImage } from './simulated-module.js';
 
+/** What the module's flash holds, read while it is powered off. */
+export interface ModuleFlashState {
+  boot: BootState;
+  slots: Record<'A' | 'B', SlotInfo>;
+}
+
 export interface ModuleRig {
-  /** The host's end of the line (to change its baud rate). */
-  port: SerialPort;
+  /** The host's end of the line (to change its baud rate); a new one after `reconnectHost`. */
+  readonly port: SerialPort;
   car: SimulatedCar;
   line: VirtualSerialLine;
   module: SimulatedModule;
-  host: ServiceSession;
-  /** HELLO until the module answers as `ready` wants (it may be booting or rebooting). */
+  /** The host session on `port`; a new one after `reconnectHost`. */
+  readonly host: ServiceSession;
+  /** The folder standing in for the module's flash. */
+  storageDir: string;
+  /**
+   * Drops the host's port and session and opens new ones at `baudRate` (default 115200): after an
+   * unplug (the old port closed) or to start over at the initial rate after the module rebooted.
+   */
+  reconnectHost(baudRate?: number): Promise<void>;
+  /** Sets the host port's rate (the `setLocalBaudRate` of a ServiceClient). */
+  setHostBaudRate(baudRate: number): Promise<void>;
+  /**
+   * Puts the module's flash back to the factory state (the factory image in slot A, nothing else,
+   * as programmed at start). Only while powered off; far cheaper than flashing it back.
+   */
+  restoreFactoryFlash(): Promise<void>;
+  /** Boot state and both slots as the flash holds them. Only while powered off. */
+  readFlash(): Promise<ModuleFlashState>;
+  /**
+   * HELLO until the module answers as `ready` wants (it may be booting or rebooting); each
+   * attempt waits `attemptMs` (default 500) for the answer.
+   */
   helloWhen(
     ready?: (answer: HelloResponse) => boolean,
     deadlineMs?: number,
+    attemptMs?: number,
   ): Promise<HelloResponse>;
   close(): Promise<void>;
 }
@@ -47,7 +78,10 @@ export async function startModuleRig(options: {
   car.vehicle.setCharger(true);
   const line = await VirtualSerialLine.open({ dir, timeScale: options.timeScale ?? 0.05 });
   const storageDir = join(dir, 'flash');
-  await programFactoryImage(storageDir, options.factoryImage);
+  // programmed once; restoreFactoryFlash copies it back
+  const factoryDir = join(dir, 'factory-flash');
+  await programFactoryImage(factoryDir, options.factoryImage);
+  await cp(factoryDir, storageDir, { recursive: true });
   const module = new SimulatedModule({
     output: 'pipe',
     config: {
@@ -59,27 +93,43 @@ export async function startModuleRig(options: {
     },
   });
   module.powerOn();
-  const port = new SerialPort({ path: line.appPath, baudRate: 115200 });
-  const host = new ServiceSession({
-    channel: channelFromStream(port),
-    clock: systemClock,
-    timeoutMs: options.timeoutMs ?? 1000,
-  });
+  const openHost = (baudRate: number, autoOpen = true) => {
+    const port = new SerialPort({ path: line.appPath, baudRate, autoOpen });
+    port.on('error', () => {}); // an unplugged port fails its writes; the session reports it
+    const host = new ServiceSession({
+      channel: channelFromStream(port),
+      clock: systemClock,
+      timeoutMs: options.timeoutMs ?? 1000,
+    });
+    return { port, host };
+  };
+  let { port, host } = openHost(115200);
+  const closeHost = async () => {
+    host.close();
+    const closing = port;
+    if (closing.isOpen) await new Promise((resolve) => closing.close(resolve));
+  };
+  const assertOff = (what: string) => {
+    if (module.poweredOn) throw new Error(`${what} needs the module powered off`);
+  };
 
   async function helloWhen(
     ready: (answer: HelloResponse) => boolean = () => true,
     deadlineMs = 20_000,
+    attemptMs = 500,
   ) {
     const start = Date.now();
     let last: unknown;
     while (Date.now() - start < deadlineMs) {
       try {
-        const answer = await hello(host, 'e2e', { timeoutMs: 500, retries: 0 });
+        const answer = await hello(host, 'e2e', { timeoutMs: attemptMs, retries: 0 });
         if (ready(answer)) return answer;
         last = `answered ${answer.firmwareVersion} in run mode ${answer.runMode}`;
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await new Promise((resolve) => setTimeout(resolve, Math.min(100, attemptMs)));
       } catch (error) {
         last = error;
+        // a closed session (unplugged) fails at once: do not spin
+        await new Promise((resolve) => setTimeout(resolve, 20));
       }
     }
     throw new Error(
@@ -91,15 +141,48 @@ export async function startModuleRig(options: {
   }
 
   return {
-    port,
+    get port() {
+      return port;
+    },
     car,
     line,
     module,
-    host,
+    get host() {
+      return host;
+    },
+    storageDir,
     helloWhen,
+    reconnectHost: async (baudRate = 115200) => {
+      await closeHost();
+      ({ port, host } = openHost(baudRate, false));
+      const opening = port;
+      await new Promise<void>((resolve, reject) =>
+        opening.open((error) => (error ? reject(error) : resolve())),
+      );
+    },
+    setHostBaudRate: (baudRate) =>
+      new Promise<void>((resolve, reject) =>
+        port.update({ baudRate }, (error) => (error ? reject(error) : resolve())),
+      ),
+    restoreFactoryFlash: async () => {
+      assertOff('restoreFactoryFlash');
+      await rm(storageDir, { recursive: true, force: true });
+      await cp(factoryDir, storageDir, { recursive: true });
+    },
+    readFlash: async () => {
+      assertOff('readFlash');
+      const storage = await openModuleStorage(storageDir);
+      try {
+        return {
+          boot: await readBootState(storage.records),
+          slots: { A: await storage.slots.info('A'), B: await storage.slots.info('B') },
+        };
+      } finally {
+        await storage.close();
+      }
+    },
     close: async () => {
-      host.close();
-      if (port.isOpen) await new Promise((resolve) => port.close(resolve));
+      await closeHost();
       await module.powerOff();
       await car.close();
       await line.close();

@@ -35,6 +35,11 @@ export interface SerialLineFaults {
   bitErrorRate?: number;
   /** Probability that each byte is dropped, 0..1. */
   dropRate?: number;
+  /**
+   * The fastest rate the line carries (a long or poor cable, a weak driver): bytes sent at a
+   * higher rate arrive as noise, every bit a coin toss. Infinity (or 0) removes the limit.
+   */
+  maxBaudRate?: number;
   /** Only this direction; default both. */
   direction?: LineDirection;
 }
@@ -91,10 +96,13 @@ export class VirtualSerialLine extends EventEmitter<SerialLineEvents> {
     private readonly ownedDir: string | undefined,
   ) {
     super();
-    const wires = {
-      appToModule: new WireDirection(seededRandom(deriveSeed(seed, 0)), timeScale),
-      moduleToApp: new WireDirection(seededRandom(deriveSeed(seed, 1)), timeScale),
-    };
+    const wire = (stream: number) =>
+      new WireDirection(
+        seededRandom(deriveSeed(seed, stream)),
+        timeScale,
+        seededRandom(deriveSeed(seed, stream + 2)),
+      );
+    const wires = { appToModule: wire(0), moduleToApp: wire(1) };
     this.relay = new Relay(wires, this.ends, (end, baudRate) =>
       this.emit('baudRate', { end, baudRate }),
     );
@@ -152,7 +160,10 @@ export class VirtualSerialLine extends EventEmitter<SerialLineEvents> {
     return { appToModule: { ...appToModule.stats }, moduleToApp: { ...moduleToApp.stats } };
   }
 
-  /** Sets noise from now on, also on bytes already on the wire. Rates of 0 turn it off. */
+  /**
+   * Sets noise from now on, also on bytes already on the wire (rates of 0 turn it off), and the
+   * fastest rate the line carries, for bytes sent from now on.
+   */
   setFaults(faults: SerialLineFaults): void {
     for (const key of ['bitErrorRate', 'dropRate'] as const) {
       const rate = faults[key];
@@ -160,9 +171,13 @@ export class VirtualSerialLine extends EventEmitter<SerialLineEvents> {
         throw new RangeError(`${key} must be between 0 and 1, got ${rate}`);
       }
     }
-    const { direction, ...rates } = faults;
+    const { direction, maxBaudRate, ...rates } = faults;
+    if (maxBaudRate !== undefined && !(maxBaudRate >= 0)) {
+      throw new RangeError(`maxBaudRate must be 0 or more, got ${maxBaudRate}`);
+    }
+    const limit = maxBaudRate === undefined ? {} : { maxBaudRate: maxBaudRate || Infinity };
     for (const name of direction ? [direction] : (['appToModule', 'moduleToApp'] as const)) {
-      this.relay.wires[name].setFaults(rates);
+      this.relay.wires[name].setFaults({ ...rates, ...limit });
     }
   }
 

@@ -63,6 +63,42 @@ describe('WireDirection', () => {
     expect(line.stats.garbled).toBe(100);
   });
 
+  it('turns bytes sent faster than maxBaudRate into noise, and carries slower ones intact', () => {
+    const run = (seed: number) => {
+      const line = new WireDirection(seededRandom(1), 0, seededRandom(seed));
+      line.setFaults({ maxBaudRate: 460800 });
+      line.send(pattern(1000), 0, 921600, 921600);
+      const fast = line.take(0);
+      line.send(pattern(1000), 0, 460800, 460800);
+      return { fast, slow: line.take(0), stats: line.stats };
+    };
+    const { fast, slow, stats } = run(3);
+    expect(fast).toHaveLength(1000);
+    // noise: about half the bits differ from what was sent
+    const flipped = fast.reduce(
+      (sum, byte, index) => sum + popcount(byte ^ pattern(1000)[index]!),
+      0,
+    );
+    expect(flipped).toBeGreaterThan(3600);
+    expect(flipped).toBeLessThan(4400);
+    expect(slow).toEqual(pattern(1000));
+    expect(stats).toMatchObject({ sent: 2000, overRate: 1000, garbled: 0, flippedBits: 0 });
+    expect(run(3).fast).toEqual(fast);
+    expect(run(4).fast).not.toEqual(fast);
+  });
+
+  it('lifts the rate limit with maxBaudRate Infinity', () => {
+    const line = wire(0);
+    line.setFaults({ maxBaudRate: 115200 });
+    line.setFaults({ bitErrorRate: 0 }); // other faults leave the limit alone
+    line.send(pattern(100), 0, 921600, 921600);
+    expect(line.take(0)).not.toEqual(pattern(100));
+    line.setFaults({ maxBaudRate: Infinity });
+    line.send(pattern(100), 0, 921600, 921600);
+    expect(line.take(0)).toEqual(pattern(100));
+    expect(line.stats.overRate).toBe(100);
+  });
+
   it('holds bytes during a stall and delivers them when it ends', () => {
     const line = wire();
     line.stall(100, false);

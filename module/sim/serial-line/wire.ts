@@ -1,4 +1,4 @@
-import type { Random } from './prng.js';
+import { seededRandom, type Random } from './prng.js';
 import { resampleUart } from './uart-sampling.js';
 
 /** What happened to the bytes going one way. */
@@ -19,6 +19,8 @@ export interface DirectionStats {
   lost: number;
   /** Bytes discarded because nobody was reading the receiving end and its buffers were full. */
   overrun: number;
+  /** Bytes sent faster than the line's `maxBaudRate` (they arrive as noise). */
+  overRate: number;
 }
 
 export interface WireFaults {
@@ -26,6 +28,11 @@ export interface WireFaults {
   bitErrorRate: number;
   /** Probability that each byte is dropped. */
   dropRate: number;
+  /**
+   * The fastest rate the line carries (a long or poor cable, a weak driver): bytes sent at a
+   * higher rate arrive as noise, every bit a coin toss. Infinity: no limit.
+   */
+  maxBaudRate: number;
 }
 
 // Bytes of one chunk on the wire; byte i arrives at start + (i + 1) * byteMs.
@@ -57,23 +64,30 @@ export class WireDirection {
     dropped: 0,
     lost: 0,
     overrun: 0,
+    overRate: 0,
   };
   private segments: Segment[] = [];
   private wireFreeAt = -Infinity;
   private stallUntil = -Infinity;
   private stallLoses = false;
-  private faults: WireFaults = { bitErrorRate: 0, dropRate: 0 };
+  private faults: WireFaults = { bitErrorRate: 0, dropRate: 0, maxBaudRate: Infinity };
   private bitsBeforeNextFlip = Infinity;
 
   constructor(
     private readonly random: Random,
     /** Wire time per byte is 10 bits at the sender's rate, times this. */
     private readonly timeScale: number,
+    /**
+     * Noise for bytes sent over `maxBaudRate`: its own stream, drawn when bytes are sent, so the
+     * bit errors and drops (drawn when bytes are taken) stay the same for the same seed.
+     */
+    private readonly overRateRandom: Random = seededRandom(0x6f766572),
   ) {}
 
   /**
    * Puts bytes on the wire at `now`. An undefined rate means that end was never configured;
-   * then the other end's rate sets the pace, and with neither the bytes pass at once.
+   * then the other end's rate sets the pace, and with neither the bytes pass at once. Bytes sent
+   * faster than `maxBaudRate` become noise here, since that depends on the rate they were sent at.
    */
   send(bytes: Uint8Array, now: number, senderBaud?: number, receiverBaud?: number): void {
     if (bytes.length === 0) return;
@@ -84,6 +98,10 @@ export class WireDirection {
       received = resampleUart(bytes, senderBaud, receiverBaud);
     }
     const lineBaud = senderBaud ?? receiverBaud;
+    if (lineBaud !== undefined && lineBaud > this.faults.maxBaudRate && received.length > 0) {
+      this.stats.overRate += bytes.length;
+      received = received.map(() => Math.floor(this.overRateRandom() * 256));
+    }
     const durationMs = lineBaud ? (bytes.length * 10 * 1000 * this.timeScale) / lineBaud : 0;
     const start = Math.max(now, this.wireFreeAt);
     this.wireFreeAt = start + durationMs;
@@ -122,6 +140,7 @@ export class WireDirection {
     this.faults = {
       bitErrorRate: faults.bitErrorRate ?? this.faults.bitErrorRate,
       dropRate: faults.dropRate ?? this.faults.dropRate,
+      maxBaudRate: faults.maxBaudRate ?? this.faults.maxBaudRate,
     };
     this.bitsBeforeNextFlip = this.drawFlipGap();
   }

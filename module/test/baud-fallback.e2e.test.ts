@@ -1,0 +1,119 @@
+/**
+ * Baud negotiation against the real firmware over a line that cannot carry every rate
+ * (PROTOCOL.md section 8): the virtual serial line turns bytes sent faster than its
+ * `maxBaudRate` into noise, so the host's probe at a too-fast rate goes unanswered. Both ends must
+ * fall back to the rate they came from (the module by itself, after `revert_after_ms`), the host
+ * tries the next lower rate, and the session goes on: device info and a whole flash work at the
+ * rate it settled on. (service-link.e2e.test.ts covers a clean negotiation against a test
+ * responder; session/baud.test.ts the fallback logic on an in-memory channel.)
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { systemClock } from '@mini-sharing/shared-protocol/clock';
+import { FlashSender, ServiceClient } from '@mini-sharing/shared-protocol/service-client';
+import { RELEASES, buildFirmwareRelease } from '../../build/src/build-firmware.js';
+import { startModuleRig, type ModuleRig } from '../sim/index.js';
+
+let rig: ModuleRig;
+let update: Uint8Array;
+/** The module end's rate each time the line saw it change. */
+let moduleRates: number[] = [];
+
+beforeAll(async () => {
+  update = await buildFirmwareRelease(RELEASES[1]!);
+  rig = await startModuleRig({
+    factoryImage: await buildFirmwareRelease(RELEASES[0]!),
+    timeoutMs: 500,
+  });
+  rig.line.on('baudRate', ({ end, baudRate }) => {
+    if (end === 'module' && baudRate !== undefined) moduleRates.push(baudRate);
+  });
+  await rig.helloWhen();
+}, 120_000);
+
+afterAll(() => rig?.close());
+
+beforeEach(async () => {
+  // every session starts at 115200: pull the cable so the module's port starts over too
+  rig.line.setFaults({ maxBaudRate: Infinity });
+  await rig.line.unplug();
+  await rig.line.plug();
+  await rig.reconnectHost();
+  await rig.helloWhen();
+  moduleRates = [];
+});
+
+function client(): ServiceClient {
+  return new ServiceClient({
+    session: rig.host,
+    clock: systemClock,
+    host: 'e2e',
+    setLocalBaudRate: (baudRate) => rig.setHostBaudRate(baudRate),
+  });
+}
+
+describe('baud negotiation over a line that cannot carry every rate', () => {
+  it('falls back from 921600 to 460800 when the line carries at most 460800, and flashes there', async () => {
+    rig.line.setFaults({ maxBaudRate: 460800 });
+    const host = client();
+    const { baud } = await host.connect();
+    expect(baud).toEqual({
+      baudRate: 460800,
+      attempts: [
+        { baudRate: 921600, outcome: 'no frames at this rate' },
+        { baudRate: 460800, outcome: 'in use' },
+      ],
+    });
+    // the module went to 921600, heard nothing intact, went back to 115200 by itself, then
+    // followed to 460800
+    expect(moduleRates).toEqual([921600, 115200, 460800]);
+    expect(await rig.line.readBaudRates()).toEqual({ app: 460800, module: 460800 });
+    expect(rig.line.stats.appToModule.overRate).toBeGreaterThan(0);
+
+    expect(await host.deviceInfo()).toMatchObject({ hardwareRevision: 'HW-C' });
+    const overRate = rig.line.stats.appToModule.overRate + rig.line.stats.moduleToApp.overRate;
+    const result = await new FlashSender(host).flash(update, { activate: false });
+    expect(result.end.firmwareVersion).toBe('1.1.0');
+    // all of it at 460800: not one byte more went over the limit
+    expect(rig.line.stats.appToModule.overRate + rig.line.stats.moduleToApp.overRate).toBe(
+      overRate,
+    );
+  }, 60_000);
+
+  it('stays at 115200 when the line carries nothing faster, and the session goes on', async () => {
+    rig.line.setFaults({ maxBaudRate: 115200 });
+    const host = client();
+    const { baud, hello } = await host.connect();
+    expect(hello.firmwareVersion).toBe('1.0.0');
+    expect(baud).toEqual({
+      baudRate: 115200,
+      attempts: [
+        { baudRate: 921600, outcome: 'no frames at this rate' },
+        { baudRate: 460800, outcome: 'no frames at this rate' },
+        { baudRate: 115200, outcome: 'in use' },
+      ],
+    });
+    expect(moduleRates).toEqual([921600, 115200, 460800, 115200]);
+    expect(await rig.line.readBaudRates()).toEqual({ app: 115200, module: 115200 });
+    expect(await host.deviceInfo()).toMatchObject({ hardwareRevision: 'HW-C' });
+    const result = await new FlashSender(host).flash(update, { activate: false });
+    expect(result.end.firmwareVersion).toBe('1.1.0');
+  }, 60_000);
+
+  // KNOWN BUG (PROTOCOL.md section 8, session/baud.ts): the module takes the host's probe HELLO
+  // at the new rate as the confirmation and stays there, but its answer is noise on the way back;
+  // the host falls back to 115200 alone and the link is lost until the cable is plugged again.
+  // Turn this into a plain `it` once the module confirms only on a request the host sends after
+  // it heard the probe's answer.
+  it.fails(
+    'falls back when only the module-to-host direction cannot carry 921600',
+    async () => {
+      rig.line.setFaults({ maxBaudRate: 460800, direction: 'moduleToApp' });
+      const host = client();
+      const { baud } = await host.connect();
+      expect(baud?.baudRate).toBe(460800);
+      expect(await rig.line.readBaudRates()).toEqual({ app: 460800, module: 460800 });
+      expect(await host.deviceInfo()).toMatchObject({ hardwareRevision: 'HW-C' });
+    },
+    60_000,
+  );
+});
