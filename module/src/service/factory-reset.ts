@@ -43,6 +43,9 @@ export interface FactoryResetOptions {
   rebootDelayMs?: number;
 }
 
+/** What the host named, clipped: the answer must fit in one frame whatever the host sent. */
+const clip = (text: string) => (text.length <= 40 ? text : `${text.slice(0, 39)}…`);
+
 export function createFactoryResetService(
   options: FactoryResetOptions,
 ): Required<Pick<RequestHandlers, 'factoryReset'>> {
@@ -56,7 +59,7 @@ export function createFactoryResetService(
           ErrorCode.BAD_REQUEST,
           named.trim() === ''
             ? `A factory reset must name the module serial to confirm it (this is ${ownSerial}); nothing was reset`
-            : `This is module ${ownSerial}, not ${JSON.stringify(named)}: nothing was reset`,
+            : `This is module ${ownSerial}, not ${JSON.stringify(clip(named))}: nothing was reset`,
           { moduleSerial: ownSerial },
         );
       }

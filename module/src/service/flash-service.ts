@@ -243,6 +243,13 @@ export function createFlashService(
       // the chunks sent before it may still be on their way to the slot (a segment being written)
       await Promise.allSettled([...chunksInFlight]);
       const info = await storage.slots.info(slot);
+      if (info.state === 'empty') {
+        // nothing begun: refused without a change (not marked invalid for holding no image)
+        throw new ServiceError(
+          ErrorCode.FLASH_NOT_STARTED,
+          `Nothing was flashed to slot ${slot}: send flash_begin first`,
+        );
+      }
       if (info.state === 'writing' && info.committedOffset < info.totalLength) {
         throw new ServiceError(
           ErrorCode.IMAGE_INCOMPLETE,

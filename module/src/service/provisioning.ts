@@ -75,6 +75,10 @@ export function createProvisioningService(options: ProvisioningServiceOptions): 
   };
 }
 
+const MAX_MESSAGE_LENGTH = 300;
+const clip = (text: string) =>
+  text.length <= MAX_MESSAGE_LENGTH ? text : `${text.slice(0, MAX_MESSAGE_LENGTH - 1)}…`;
+
 /** Every check of a commit; throws a ServiceError and stores nothing. */
 async function checkCommit(
   { identity: store, moduleSerial, vehicle }: ProvisioningServiceOptions,
@@ -107,7 +111,8 @@ async function checkCommit(
       settings.reason === 'no-valid-cloud-key'
         ? ErrorCode.CERTIFICATE_INVALID
         : ErrorCode.BAD_REQUEST;
-    throw new ServiceError(code, settings.message, { reason: settings.reason });
+    // clipped: the message may quote what the host sent, and the answer must fit in one frame
+    throw new ServiceError(code, clip(settings.message), { reason: settings.reason });
   }
   const vin = await readVin(vehicle);
   const certificate = await verifyModuleCertificate(request.moduleCertificate, {

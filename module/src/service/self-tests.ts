@@ -96,15 +96,25 @@ export function formatDetail(report: Omit<SelfTestReport, 'detail'>): string {
   return parts.join('; ');
 }
 
+/** Unknown ids a refusal names (clipped to MAX_ID_LENGTH characters each). */
+const MAX_IDS_NAMED = 8;
+const MAX_ID_LENGTH = 40;
+const clipId = (id: string) =>
+  id.length <= MAX_ID_LENGTH ? id : `${id.slice(0, MAX_ID_LENGTH - 1)}…`;
+
 /** The ids a request names, checked: unknown ids refuse the whole request. */
 export function requestedTests(testIds: readonly string[]): SelfTestId[] {
   if (testIds.length === 0) return [...DEFAULT_SELF_TEST_IDS];
   const unknown = testIds.filter((id) => !isSelfTestId(id));
   if (unknown.length > 0) {
+    // Named back clipped: the answer must fit in one frame whatever the host sent.
+    const named = unknown.slice(0, MAX_IDS_NAMED).map(clipId);
+    const more =
+      unknown.length > MAX_IDS_NAMED ? ` and ${unknown.length - MAX_IDS_NAMED} more` : '';
     throw new ServiceError(
       ErrorCode.BAD_REQUEST,
-      `Unknown self-test ${unknown.length === 1 ? 'id' : 'ids'} ${unknown.map((id) => JSON.stringify(id)).join(', ')}: nothing was run (update the module's firmware, or ask for known tests)`,
-      { unknownTestIds: unknown.join(',') },
+      `Unknown self-test ${unknown.length === 1 ? 'id' : 'ids'} ${named.map((id) => JSON.stringify(id)).join(', ')}${more}: nothing was run (update the module's firmware, or ask for known tests)`,
+      { unknownTestIds: named.join(',') },
     );
   }
   return [...new Set(testIds as SelfTestId[])];

@@ -92,7 +92,7 @@ export class RequestServer {
     const afterResponse: Array<() => void> = [];
     void this.#handle(seq, payload, controller.signal, afterResponse).then((response) => {
       this.#inFlight.delete(seq);
-      const frameBytes = encodeFrame({ type: FrameType.Response, seq, payload: response });
+      const frameBytes = encodeAnswer(seq, response);
       this.#cache.delete(seq);
       this.#cache.set(seq, { requestPayload: payload, frame: frameBytes });
       if (this.#cache.size > RESPONSE_CACHE_SIZE) {
@@ -159,13 +159,47 @@ export class RequestServer {
   }
 }
 
+/**
+ * The Response frame, or, when the answer does not fit in one frame (a handler's bug, or a message
+ * quoting too much of what the host sent), an INTERNAL error that does: the host always gets an
+ * answer and the module never throws out of a request.
+ */
+function encodeAnswer(seq: number, response: Uint8Array): Uint8Array {
+  try {
+    return encodeFrame({ type: FrameType.Response, seq, payload: response });
+  } catch {
+    const payload = errorResponse(
+      ErrorCode.INTERNAL,
+      `The answer (${response.length} bytes) does not fit in one frame; nothing more was sent`,
+    );
+    return encodeFrame({ type: FrameType.Response, seq, payload });
+  }
+}
+
+/** Error texts quote what the host sent at times: bounded, so an error answer always fits a frame. */
+const MAX_ERROR_MESSAGE = 1000;
+const MAX_ERROR_DETAILS = 16;
+const MAX_DETAIL_LENGTH = 200;
+const clip = (text: string, max: number) =>
+  text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+
 function errorResponse(
   code: ErrorCode,
   message: string,
   details: Readonly<Record<string, string>> = {},
 ): Uint8Array {
+  const bounded = Object.fromEntries(
+    Object.entries(details)
+      .slice(0, MAX_ERROR_DETAILS)
+      .map(([key, value]) => [clip(key, MAX_DETAIL_LENGTH), clip(value, MAX_DETAIL_LENGTH)]),
+  );
   return encodeResponse(
-    create(ResponseSchema, { body: { case: 'error', value: { code, message, details } } }),
+    create(ResponseSchema, {
+      body: {
+        case: 'error',
+        value: { code, message: clip(message, MAX_ERROR_MESSAGE), details: bounded },
+      },
+    }),
   );
 }
 

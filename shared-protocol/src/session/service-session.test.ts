@@ -110,6 +110,33 @@ describe('ServiceSession', () => {
     await expect(host.request('logRead', {})).rejects.toMatchObject({ code: ErrorCode.INTERNAL });
   });
 
+  it('answers even when the answer or the error message would not fit in one frame', async () => {
+    const { host } = setup({
+      // a handler's answer larger than a frame: INTERNAL instead of no answer (and no crash)
+      logRead: () => ({
+        entries: Array.from({ length: 400 }, (_, i) => ({
+          sequence: BigInt(i),
+          message: 'x'.repeat(200),
+        })),
+      }),
+      // an error quoting a huge host input: clipped so it fits
+      factoryReset: (request) => {
+        throw new ServiceError(ErrorCode.BAD_REQUEST, `Not ${request.confirmModuleSerial}`, {
+          named: request.confirmModuleSerial,
+        });
+      },
+    });
+    const tooBig = await host.request('logRead', {}).catch((e: unknown) => e);
+    expect(tooBig).toMatchObject({ code: ErrorCode.INTERNAL });
+    expect((tooBig as Error).message).toMatch(/does not fit in one frame/);
+    const clipped = await host
+      .request('factoryReset', { confirmModuleSerial: 'y'.repeat(10_000) })
+      .catch((e: unknown) => e);
+    expect(clipped).toMatchObject({ code: ErrorCode.BAD_REQUEST });
+    expect((clipped as Error).message.length).toBeLessThan(1200);
+    expect((clipped as RejectedError).details['named']?.length).toBeLessThanOrEqual(200);
+  });
+
   it('repeats an idempotent request after a timeout and gives up with Timeout', async () => {
     const { host, clock } = setup({}, (c) => lossy(c, () => true)); // module never answers
     const result = host.request('deviceInfo', {}).catch((e: unknown) => e);
