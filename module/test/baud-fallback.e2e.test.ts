@@ -99,21 +99,41 @@ describe('baud negotiation over a line that cannot carry every rate', () => {
     expect(result.end.firmwareVersion).toBe('1.1.0');
   }, 60_000);
 
-  // KNOWN BUG (PROTOCOL.md section 8, session/baud.ts): the module takes the host's probe HELLO
-  // at the new rate as the confirmation and stays there, but its answer is noise on the way back;
-  // the host falls back to 115200 alone and the link is lost until the cable is plugged again.
-  // Turn this into a plain `it` once the module confirms only on a request the host sends after
-  // it heard the probe's answer.
-  it.fails(
-    'falls back when only the module-to-host direction cannot carry 921600',
-    async () => {
-      rig.line.setFaults({ maxBaudRate: 460800, direction: 'moduleToApp' });
-      const host = client();
-      const { baud } = await host.connect();
-      expect(baud?.baudRate).toBe(460800);
-      expect(await rig.line.readBaudRates()).toEqual({ app: 460800, module: 460800 });
-      expect(await host.deviceInfo()).toMatchObject({ hardwareRevision: 'HW-C' });
-    },
-    60_000,
-  );
+  // The module hears the probe HELLO at 921600 and answers, but its answer is noise on the way
+  // back. It keeps a new rate only for a second request the host sends once the probe's answer
+  // has reached it (PROTOCOL.md section 8), so it goes back to 115200 by itself, like the host.
+  it('falls back when only the module-to-host direction cannot carry 921600', async () => {
+    rig.line.setFaults({ maxBaudRate: 460800, direction: 'moduleToApp' });
+    const overRateBefore = {
+      appToModule: rig.line.stats.appToModule.overRate,
+      moduleToApp: rig.line.stats.moduleToApp.overRate,
+    };
+    const host = client();
+    const { baud } = await host.connect();
+    expect(baud).toEqual({
+      baudRate: 460800,
+      attempts: [
+        { baudRate: 921600, outcome: 'no frames at this rate' },
+        { baudRate: 460800, outcome: 'in use' },
+      ],
+    });
+    expect(moduleRates).toEqual([921600, 115200, 460800]);
+    expect(await rig.line.readBaudRates()).toEqual({ app: 460800, module: 460800 });
+    // the probe crossed at 921600; only the answers came back as noise
+    expect(rig.line.stats.moduleToApp.overRate).toBeGreaterThan(overRateBefore.moduleToApp);
+    expect(rig.line.stats.appToModule.overRate).toBe(overRateBefore.appToModule);
+    expect(await host.deviceInfo()).toMatchObject({ hardwareRevision: 'HW-C' });
+    const result = await new FlashSender(host).flash(update, { activate: false });
+    expect(result.end.firmwareVersion).toBe('1.1.0');
+  }, 60_000);
+
+  it('keeps 921600 after the confirmation, past the revert time', async () => {
+    const host = client();
+    const { baud } = await host.connect();
+    expect(baud).toEqual({ baudRate: 921600, attempts: [{ baudRate: 921600, outcome: 'in use' }] });
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // the module's revert_after_ms is 1 s
+    expect(moduleRates).toEqual([921600]);
+    expect(await rig.line.readBaudRates()).toEqual({ app: 921600, module: 921600 });
+    expect(await host.deviceInfo()).toMatchObject({ hardwareRevision: 'HW-C' });
+  }, 60_000);
 });

@@ -10,8 +10,9 @@
  * After each interruption the module must answer HELLO in application mode, never recovery, with
  * the image it ran before or, once the activation got through, 1.1.0 from the slot just flashed.
  * A power cut must keep every byte the module acknowledged. The next attempt with `resume: true`
- * must continue from the committed offset the module kept (or start over when it kept nothing)
- * and end with 1.1.0 running from the flashed slot, confirmed.
+ * must continue from the committed offset the module kept (all of it once every byte was in), go
+ * straight to flash_end when the slot already holds the image verified, or start over when it
+ * kept nothing, and end with 1.1.0 running from the flashed slot, confirmed.
  *
  * Rounds run on from what the round before left running (1.1.0 in A or B, so both slots get
  * flashed while the other runs); every fifth round starts from the factory state instead (1.0.0
@@ -382,6 +383,16 @@ async function interruptAndResume(
           expect(kept.committedOffset).toBeGreaterThanOrEqual(seen);
         }
         expect(status.committedOffset).toBe(kept.committedOffset);
+        if (sameBytes(kept.imageSha256, updateSha256)) {
+          // every byte in but not verified yet: still receiving, all of it committed
+          if (kept.state === 'complete') {
+            expect(status).toMatchObject({
+              state: FlashState.RECEIVING,
+              committedOffset: status.transferSize,
+            });
+          }
+          if (kept.state === 'verified') expect(status.state).toBe(FlashState.VERIFIED);
+        }
       }
       const partial =
         status.state === FlashState.RECEIVING && sameBytes(status.imageSha256, updateSha256);
@@ -392,25 +403,25 @@ async function interruptAndResume(
         resume: true,
       });
       note(`resumed from ${result.startOffset}`);
+      // Where the interrupted transfer stopped, in transfer bytes (raw or compressed alike): the
+      // committed offset while the slot is receiving this image (the whole transfer once the cut
+      // came after the last byte was written: the slot is complete), the whole transfer when the
+      // slot already holds this image verified (the cut hit flash_end's answer or the
+      // activation: straight to flash_end, nothing sent again), otherwise from the start.
+      const verifiedCopy =
+        status.state === FlashState.VERIFIED && sameBytes(status.imageSha256, updateSha256);
+      expect(result.startOffset).toBe(
+        partial ? status.committedOffset : verifiedCopy ? result.transferSize : 0,
+      );
       count(
         options.outcomes,
-        result.startOffset === total
-          ? 'resumed with every byte in (slot complete)'
-          : result.startOffset > 0
-            ? 'resumed from the committed offset'
-            : `started over (slot ${FlashState[status.state]})`,
-      );
-      // Where the interrupted transfer stopped: every byte once the cut came after the last one
-      // was written (the slot is complete; flash_status calls that IDLE), otherwise from the
-      // start when the module kept nothing it could go on with. A slot that already holds this
-      // image verified (the cut hit flash_end's answer or the activation) is sent again today;
-      // a module that offered its end instead would be right too.
-      const sameImage = sameBytes(status.imageSha256, updateSha256);
-      const complete =
-        sameImage && status.state === FlashState.IDLE && status.committedOffset === total;
-      const verifiedCopy = sameImage && status.state === FlashState.VERIFIED;
-      expect(result.startOffset).toBeOneOf(
-        partial ? [status.committedOffset] : complete ? [total] : verifiedCopy ? [0, total] : [0],
+        verifiedCopy
+          ? 'resumed at flash_end (slot held the image verified)'
+          : result.startOffset === result.transferSize
+            ? 'resumed with every byte in (slot complete)'
+            : result.startOffset > 0
+              ? 'resumed from the committed offset'
+              : `started over (slot ${FlashState[status.state]})`,
       );
       expect(result.end.firmwareVersion).toBe('1.1.0');
       expect(slotName(result.end.targetSlot)).toBe(target);
@@ -462,6 +473,42 @@ describe(`flash interrupted at ${ROUNDS} random points, wire 20x real time (seed
     };
     return interruptAndResume(rig, point, { timing, fromFactory: true, outcomes });
   }, 60_000);
+
+  // nor do they land between flash_end's answer and the activation: the slot holds the image
+  // verified, and the resume goes straight to flash_end without sending a byte again
+  it.each(['unplug', 'power cut'] as const)(
+    '%s after flash_end answered, before the activation: the resume sends nothing again',
+    async (cut) => {
+      const before = await currentState(rig);
+      const target = otherSlot(slotName(before.activeBootSlot));
+      const first = await new FlashSender(await connectFast(rig, [])).flash(update, {
+        ...FLASH_OPTIONS,
+        activate: false,
+      });
+      expect(first.end.firmwareVersion).toBe('1.1.0');
+      if (cut === 'unplug') {
+        await rig.line.unplug();
+        await rig.line.plug();
+      } else {
+        await rig.module.powerOff();
+        rig.module.powerOn();
+      }
+      await rig.reconnectHost();
+      expect(
+        describeRunning(await rig.helloWhen(() => true, BOOT_DEADLINE_MS, HELLO_ATTEMPT_MS)),
+      ).toBe(describeRunning(before));
+      const client = await connectFast(rig, []);
+      expect(await client.flashStatus()).toMatchObject({ state: FlashState.VERIFIED });
+      const sender = new FlashSender(client);
+      const result = await sender.flash(update, { ...FLASH_OPTIONS, resume: true });
+      expect(result.startOffset).toBe(result.transferSize);
+      expect(sender.sentOffsets).toEqual([]);
+      expect(slotName(result.end.targetSlot)).toBe(target);
+      count(outcomes, 'resumed at flash_end (slot held the image verified)');
+      await expectUpdateRunning(rig, target);
+    },
+    60_000,
+  );
 });
 
 /** Waits until the module logs a line matching `pattern` (after line `from`). */
@@ -526,32 +573,22 @@ describe('the service cable out while the module powers on', () => {
     });
   }, 60_000);
 
-  // KNOWN BUG (service-endpoint.ts): the first open of the service port throws when the port is
-  // not there, so the firmware exits with code 1 and the boot loader restarts it, again and
-  // again (backing off up to 5 s), until the cable is plugged in. A module in a car runs without
-  // the cable: it must wait for the port as it does after an unplug.
-  it.fails(
-    'the firmware waits for the cable without crashing',
-    async () => {
-      const from = await powerOnUnplugged(rig, /starting firmware/);
-      await rig.helloWhen(() => true, BOOT_DEADLINE_MS, HELLO_ATTEMPT_MS);
-      expect(rig.module.log.slice(from).join('\n')).not.toMatch(/stopped with code/);
-    },
-    60_000,
-  );
+  // A module in a car runs without the cable: the firmware waits for the port as it does after an
+  // unplug, instead of exiting (and being restarted by the boot loader again and again).
+  it('the firmware waits for the cable without crashing', async () => {
+    const from = await powerOnUnplugged(rig, /starting firmware/);
+    await rig.helloWhen(() => true, BOOT_DEADLINE_MS, HELLO_ATTEMPT_MS);
+    expect(rig.module.log.slice(from).join('\n')).not.toMatch(/stopped with code/);
+  }, 60_000);
 
-  // KNOWN BUG (service-endpoint.ts): the same throw in the boot loader's recovery service ends
-  // the boot loader process: the module never answers until its 12 V supply is cut and restored.
-  it.fails(
-    'the recovery service answers once the cable is plugged in',
-    async () => {
-      await powerOnUnplugged(rig, /serving the recovery service/, { breakSlotA: true });
-      expect(await rig.helloWhen(() => true, 3000, HELLO_ATTEMPT_MS)).toMatchObject({
-        runMode: RunMode.RECOVERY,
-      });
-    },
-    60_000,
-  );
+  // The boot loader's recovery service waits for the port the same way (it used to end the boot
+  // loader process: the module never answered until its 12 V supply was cut and restored).
+  it('the recovery service answers once the cable is plugged in', async () => {
+    await powerOnUnplugged(rig, /serving the recovery service/, { breakSlotA: true });
+    expect(await rig.helloWhen(() => true, 3000, HELLO_ATTEMPT_MS)).toMatchObject({
+      runMode: RunMode.RECOVERY,
+    });
+  }, 60_000);
 });
 
 describe(`flash interrupted at real speed, 921600 baud (seed ${SEED})`, () => {

@@ -147,6 +147,19 @@ async function serveRecovery(
   options: BootLoaderOptions,
   storage: ModuleStorage,
 ): Promise<BootOutcome> {
+  try {
+    return await runRecoveryService(options, storage);
+  } catch (error) {
+    // the boot loader boots again (runBootLoader): let go of the storage first
+    await storage.close().catch(() => {});
+    throw error;
+  }
+}
+
+async function runRecoveryService(
+  options: BootLoaderOptions,
+  storage: ModuleStorage,
+): Promise<BootOutcome> {
   const { config, log } = options;
   let activated: () => void = () => {};
   const done = new Promise<void>((resolve) => (activated = resolve));
@@ -159,6 +172,8 @@ async function serveRecovery(
     moduleSerial: config.moduleSerial,
     clock: options.clock,
   });
+  // The cable may well be out (a module in a car has none): the endpoint waits for the port and
+  // never fails because of it, so the recovery service answers whenever the cable comes.
   const endpoint = await serveServicePort(
     config.serialPort,
     {
@@ -179,14 +194,16 @@ async function serveRecovery(
         }),
       ),
     },
-    () => authorization.newConnection(),
+    { onSession: () => authorization.newConnection(), log },
   );
   log(`recovery service on ${config.serialPort}: flash a signed image to continue`);
   await done;
-  await endpoint.close();
+  await endpoint.close().catch(() => {});
   await storage.close();
   return { kind: 'recovery-done' };
 }
+
+const describeError = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** Power on: boot, and boot again after every reboot request or crash, until stopped. */
 export async function runBootLoader(
@@ -194,8 +211,21 @@ export async function runBootLoader(
   signal: AbortSignal,
 ): Promise<void> {
   let crashes = 0;
+  let failures = 0;
   while (!signal.aborted) {
-    const outcome = await bootOnce(options);
+    let outcome: BootOutcome;
+    try {
+      outcome = await bootOnce(options);
+    } catch (error) {
+      // The boot loader must never die: a module whose boot loader is gone answers nothing until
+      // its supply is cut. Whatever failed (a serial port error in the recovery service, a
+      // storage hiccup), log it and boot again, backing off so a lasting fault cannot spin.
+      failures += 1;
+      options.log(`boot cycle failed: ${describeError(error)}: booting again`);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 200 * failures)));
+      continue;
+    }
+    failures = 0;
     if (signal.aborted) return;
     if (
       outcome.kind === 'firmware-exited' &&

@@ -123,6 +123,23 @@ export function createFlashService(
     }
   }
 
+  /**
+   * The slot holds exactly this image (hash and size), verified and not (yet) booted: a resume
+   * has nothing left to send. Storage would start such a slot over, so flash_begin asks first.
+   */
+  async function holdsVerified(
+    slot: SlotName,
+    image: { imageSha256: Uint8Array; imageSize: number },
+  ): Promise<boolean> {
+    const info = await storage.slots.info(slot);
+    return (
+      info.state === 'verified' &&
+      info.totalLength === image.imageSize &&
+      info.imageSha256 !== undefined &&
+      Buffer.from(info.imageSha256).equals(Buffer.from(image.imageSha256))
+    );
+  }
+
   async function targetSlot(): Promise<SlotName> {
     if (options.runningSlot) return otherSlot(options.runningSlot);
     return otherSlot((await readBootState(storage.records)).active);
@@ -150,6 +167,18 @@ export function createFlashService(
       receiver = undefined;
       const chunkSize = Math.min(request.chunkSize || 4096, MAX_CHUNK);
       const window = Math.min(request.window || 8, MAX_WINDOW);
+      if (request.resume && (await holdsVerified(slot, request))) {
+        // The slot already holds this very image, verified: the cut came after flash_end (its
+        // answer, or the activation, was lost). Nothing to send again: every transfer byte counts
+        // as committed, and flash_end checks the image once more before it answers.
+        await rememberTransfer(storage.records, slot, request.imageSha256, transfer);
+        return {
+          targetSlot: toBootSlot(slot),
+          committedOffset: transfer.transferSize,
+          chunkSize,
+          window,
+        };
+      }
       try {
         // The slot resumes the same image (hash and size) from the image bytes it holds, whatever
         // the earlier transfer looked like; the receiver maps them to this transfer.
@@ -216,9 +245,11 @@ export function createFlashService(
         info.imageSha256 &&
         (receiver?.transfer ?? (await recallTransfer(storage.records, slot, info.imageSha256)));
       const matches = transfer && transfer.imageSize === info.totalLength;
+      // 'complete' (every byte written, not yet verified, e.g. power cut right after the last
+      // chunk) is still receiving, with committed == total: flash_end is the next step
       const state = paused
         ? FlashState.PAUSED
-        : info.state === 'writing'
+        : info.state === 'writing' || info.state === 'complete'
           ? FlashState.RECEIVING
           : info.state === 'verified' || info.state === 'trial'
             ? FlashState.VERIFIED
