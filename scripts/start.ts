@@ -1,8 +1,9 @@
 /**
  * `npm start`: the simulated workshop. Starts every part that exists so far and says what it
  * started; Ctrl-C stops everything. Today: the example fleet's cars with their modules (booted
- * from signed firmware images) on virtual serial lines. The cloud (#8) and the workshop app join
- * as their issues land.
+ * from signed firmware images) on virtual serial lines, each module serving the key link on one
+ * virtual BLE air that also has controllers for phones (their paths are printed). The cloud (#8)
+ * and the workshop app join as their issues land.
  */
 import { join } from 'node:path';
 import { describeFleet, startFleet } from '@mini-sharing/module/sim';

@@ -1,13 +1,17 @@
 /**
  * Builds signed firmware images for the simulated module: the firmware (module/src/firmware/main.ts)
  * bundled by esbuild into one JavaScript file, with its version baked in, wrapped in the signed
- * image format and signed with the development release key. Native modules (serialport, bleno)
- * stay external: they come from the module's platform (the host's node_modules here).
+ * image format and signed with the development release key. Pure JavaScript (the protocol, mqtt
+ * for the cloud link) is bundled; packages with native bindings (serialport for the service link,
+ * @stoprocent/bleno with bluetooth-hci-socket for the key link) stay external: they come from the
+ * module's platform (the host's node_modules here, NODE_PATH for the firmware), and the build
+ * checks that the platform has every one the bundle requires.
  *
  * Usage: npx tsx build/src/build-firmware.ts [--out build/out/firmware]
  * Writes <out>/<version>.msfw for the current and the previous version, so updates can be tried.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire, isBuiltin } from 'node:module';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { buildFirmwareImage } from '@mini-sharing/shared-protocol/firmware-image';
@@ -27,6 +31,10 @@ export const RELEASES: readonly FirmwareRelease[] = [
 export const HARDWARE_REVISIONS = ['HW-B', 'HW-C'];
 const ENTRY = resolve(import.meta.dirname, '../../module/src/firmware/main.ts');
 const EXTERNAL = ['serialport', '@serialport/*', '@stoprocent/*'];
+/** ws (mqtt's WebSocket transport, unused: the link speaks mqtt:// and mqtts://) tries these. */
+const OPTIONAL_EXTERNALS = new Set(['bufferutil', 'utf-8-validate']);
+/** The simulated module's platform modules: the boot loader's default NODE_PATH. */
+export const PLATFORM_MODULES = resolve(import.meta.dirname, '../../node_modules');
 
 export const versionString = (release: FirmwareRelease) =>
   `${release.version.major}.${release.version.minor}.${release.version.patch}`;
@@ -47,10 +55,30 @@ export async function bundleFirmware(release: FirmwareRelease): Promise<Uint8Arr
     external: EXTERNAL,
     define: { 'globalThis.__FIRMWARE_VERSION__': JSON.stringify(versionString(release)) },
     logLevel: 'silent',
+    metafile: true,
   });
   const output = result.outputFiles[0];
   if (!output) throw new Error('esbuild produced no firmware bundle');
+  const missing = Object.values(result.metafile.outputs)
+    .flatMap((file) => file.imports)
+    .filter((entry) => entry.external && !isBuiltin(entry.path))
+    .map((entry) => entry.path)
+    .filter((name) => !OPTIONAL_EXTERNALS.has(name) && !resolvesFrom(PLATFORM_MODULES, name));
+  if (missing.length > 0) {
+    throw new Error(
+      `the firmware needs ${[...new Set(missing)].join(', ')} from the platform, which has none in ${PLATFORM_MODULES}`,
+    );
+  }
   return output.contents;
+}
+
+function resolvesFrom(platformModules: string, name: string): boolean {
+  try {
+    createRequire(join(platformModules, 'platform.cjs')).resolve(name);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export async function buildFirmwareRelease(release: FirmwareRelease): Promise<Uint8Array> {

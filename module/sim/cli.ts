@@ -2,10 +2,13 @@
  * module-sim: starts simulated cars with their modules and lets you act on them.
  *
  *   npx tsx module/sim/cli.ts [--fleet fleet.json] [--dir .sim] [--ports .sim/ports] [--time-scale 1]
+ *                             [--phones 2] [--no-ble]
  *
  * Without --fleet it uses shared-protocol's example fleet. Blank modules are programmed with the
  * previous firmware release (so an update to the current one can be tried); both signed images
- * are written to <dir>/firmware. Commands on standard input: `help` lists them.
+ * are written to <dir>/firmware. The modules share one virtual BLE air (--phones N spare
+ * controllers for phones, default 2; their paths are printed; --no-ble for none). Commands on
+ * standard input: `help` lists them.
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -47,6 +50,7 @@ const fleet = await startFleet({
   portsDir,
   timeScale: Number(option('time-scale', '1')),
   factoryImage: async () => images.get(factoryVersion)!,
+  ble: process.argv.includes('--no-ble') ? false : { phones: Number(option('phones', '2')) },
 });
 console.log(describeFleet(fleet, { portsDir, firmwareDir, factoryVersion }));
 

@@ -3,6 +3,7 @@
  * factory data and the board's device paths; in the simulated world: module-sim). Passed as JSON
  * in the environment variable MINI_MODULE_CONFIG and validated here, at the edge.
  */
+import { isAbsolute } from 'node:path';
 import { validateModuleSerial } from '@mini-sharing/shared-protocol/vehicle';
 
 export interface ModuleConfig {
@@ -14,6 +15,11 @@ export interface ModuleConfig {
   serialPort: string;
   /** The vehicle bus socket (simulated 5GE interface, GNSS, RTC). */
   vehicleBus: string;
+  /**
+   * The Bluetooth controller's HCI UART (in the simulated world: a virtual air controller's pty).
+   * Absent: the module has no Bluetooth radio and serves no key link.
+   */
+  blePort?: string;
 }
 
 export const CONFIG_ENV = 'MINI_MODULE_CONFIG';
@@ -40,5 +46,17 @@ export function readModuleConfig(text = process.env[CONFIG_ENV]): ModuleConfig {
   }
   const serial = validateModuleSerial(config.moduleSerial as string);
   if (!serial.ok) throw new Error(`${CONFIG_ENV}.moduleSerial: ${serial.message}`);
-  return config as unknown as ModuleConfig;
+  const blePort = config.blePort;
+  if (blePort !== undefined && (typeof blePort !== 'string' || !isAbsolute(blePort))) {
+    throw new Error(`${CONFIG_ENV}.blePort must be an absolute device path when set`);
+  }
+  // Only the known keys: the boot loader hands this object on to the firmware as it is.
+  return {
+    moduleSerial: config.moduleSerial as string,
+    hardwareRevision: config.hardwareRevision as string,
+    storageDir: config.storageDir as string,
+    serialPort: config.serialPort as string,
+    vehicleBus: config.vehicleBus as string,
+    ...(blePort === undefined ? {} : { blePort }),
+  };
 }

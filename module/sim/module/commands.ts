@@ -30,10 +30,22 @@ export function describeFleet(
     lines.push(`  ${index + 1}. ${v.vin} ${v.model} (${v.market}, ${sharing})`);
     if (car.module) {
       lines.push(`     module ${car.module.serial}: serial port ${car.module.line.appPath}`);
+      if (car.module.blePort) lines.push(`     its Bluetooth controller ${car.module.blePort}`);
     } else {
       lines.push('     no module installed');
     }
   });
+  if (fleet.ble) {
+    lines.push(
+      `  Bluetooth: one virtual air; phone controllers (HCI UART for noble): ${fleet.ble.phonePorts.join(', ')}`,
+    );
+    lines.push(
+      "    e.g. withBindings('hci', { hciDriver: 'uart', bindParams: { uart: { port, baudRate: 1000000 } } })",
+    );
+  } else {
+    const why = fleet.bleProblem ? `the virtual air did not start: ${fleet.bleProblem}` : 'off';
+    lines.push(`  Bluetooth: ${why}; the modules run without a key link`);
+  }
   lines.push(
     `  modules start with firmware ${where.factoryVersion}; signed images in ${where.firmwareDir}`,
   );

@@ -1,12 +1,15 @@
 /**
  * Starts simulated cars with their modules from a fleet file: per car a SimulatedVehicle on the
  * shared SimClock, a vehicle bus socket, and — for cars with module hardware — a virtual serial
- * line whose app end is published in the ports folder, a factory-programmed flash and the module's
- * boot loader process. Used by the module-sim CLI and the simulated workshop (`npm start`).
+ * line whose app end is published in the ports folder, a factory-programmed flash, a Bluetooth
+ * controller on the fleet's one virtual BLE air, and the module's boot loader process. The air
+ * has spare controllers for phones (a demo phone, a test). Used by the module-sim CLI and the
+ * simulated workshop (`npm start`).
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Fleet, FleetVehicle } from '@mini-sharing/shared-protocol/vehicle';
+import { VirtualAir, type HciUartBindings } from '../ble-air/index.js';
 import { VirtualSerialLine } from '../serial-line/index.js';
 import { SimClock, startSimulatedCar, type SimulatedCar } from '../vehicle/index.js';
 import { SimulatedModule, programFactoryImage } from './simulated-module.js';
@@ -14,7 +17,23 @@ import { SimulatedModule, programFactoryImage } from './simulated-module.js';
 export interface FleetCar extends SimulatedCar {
   fleetVehicle: FleetVehicle;
   /** Present when the car has module hardware. */
-  module?: { serial: string; line: VirtualSerialLine; unit: SimulatedModule; storageDir: string };
+  module?: {
+    serial: string;
+    line: VirtualSerialLine;
+    unit: SimulatedModule;
+    storageDir: string;
+    /** The module's Bluetooth controller on the fleet's air; absent when the air is off. */
+    blePort?: string;
+  };
+}
+
+/** The fleet's virtual BLE air and its controllers for phones. */
+export interface FleetAir {
+  air: VirtualAir;
+  /** Controllers no module uses: a phone (noble) opens one as an HCI UART. */
+  phonePorts: string[];
+  /** `withBindings('hci', …)` options for phone controller `i`. */
+  phoneBindings(i: number): HciUartBindings;
 }
 
 export interface FleetRunnerOptions {
@@ -27,11 +46,20 @@ export interface FleetRunnerOptions {
   factoryImage(): Promise<Uint8Array>;
   timeScale?: number;
   output?: 'inherit' | 'pipe' | 'ignore';
+  /**
+   * Bluetooth: one virtual air, a controller per module and `phones` more (default 2); `false`:
+   * no air, the modules run without Bluetooth. Needs socat.
+   */
+  ble?: false | { phones?: number };
 }
 
 export interface RunningFleet {
   clock: SimClock;
   cars: FleetCar[];
+  /** Undefined when the fleet runs without Bluetooth (`ble: false`, or see `bleProblem`). */
+  ble: FleetAir | undefined;
+  /** Why the air did not start (e.g. no socat), when it was wanted. */
+  bleProblem?: string;
   /** A car by VIN, module serial, or 1-based index. */
   find(id: string): FleetCar | undefined;
   close(): Promise<void>;
@@ -42,7 +70,18 @@ export async function startFleet(options: FleetRunnerOptions): Promise<RunningFl
   const cars: FleetCar[] = [];
   mkdirSync(options.portsDir, { recursive: true });
   let factoryImage: Uint8Array | undefined;
+  let ble: FleetAir | undefined;
+  let bleProblem: string | undefined;
   try {
+    if (options.ble !== false) {
+      try {
+        ble = await startFleetAir(options, options.ble?.phones ?? 2);
+      } catch (error) {
+        // The cars and the service links still work; say why there is no Bluetooth.
+        bleProblem = error instanceof Error ? error.message : String(error);
+      }
+    }
+    let nextController = 0;
     for (const [index, fleetVehicle] of options.fleet.vehicles.entries()) {
       const carDir = join(options.dir, `car-${index + 1}`);
       mkdirSync(carDir, { recursive: true });
@@ -65,6 +104,7 @@ export async function startFleet(options: FleetRunnerOptions): Promise<RunningFl
         factoryImage ??= await options.factoryImage();
         await programFactoryImage(storageDir, factoryImage);
       }
+      const blePort = ble?.air.port(nextController++);
       const unit = new SimulatedModule({
         output: options.output ?? 'inherit',
         config: {
@@ -73,6 +113,7 @@ export async function startFleet(options: FleetRunnerOptions): Promise<RunningFl
           storageDir,
           serialPort: line.modulePath,
           vehicleBus: busPath,
+          ...(blePort ? { blePort } : {}),
         },
       });
       // the 12 V battery powers the module: pulling it kills the module mid-step
@@ -81,16 +122,24 @@ export async function startFleet(options: FleetRunnerOptions): Promise<RunningFl
         else if (!unit.poweredOn) unit.powerOn();
       });
       unit.powerOn();
-      car.module = { serial: hardware.moduleSerial, line, unit, storageDir };
+      car.module = {
+        serial: hardware.moduleSerial,
+        line,
+        unit,
+        storageDir,
+        ...(blePort ? { blePort } : {}),
+      };
     }
   } catch (error) {
-    await closeAll(cars);
+    await closeAll(cars, ble);
     clock.close();
     throw error;
   }
   return {
     clock,
     cars,
+    ble,
+    ...(bleProblem ? { bleProblem } : {}),
     find: (id) => {
       const wanted = id.trim().toUpperCase();
       const index = Number(wanted);
@@ -102,16 +151,38 @@ export async function startFleet(options: FleetRunnerOptions): Promise<RunningFl
       );
     },
     close: async () => {
-      await closeAll(cars);
+      await closeAll(cars, ble);
       clock.close();
     },
   };
 }
 
-async function closeAll(cars: FleetCar[]): Promise<void> {
+/** One air for the fleet: a controller per module (in fleet order), then the phones'. */
+async function startFleetAir(options: FleetRunnerOptions, phones: number): Promise<FleetAir> {
+  const modules = options.fleet.vehicles.filter((vehicle) => vehicle.moduleHardware).length;
+  const air = await VirtualAir.start({
+    controllers: Math.max(1, modules + phones),
+    dir: join(options.dir, 'ble'),
+  });
+  const phonePorts = air.ports.slice(modules);
+  return {
+    air,
+    phonePorts,
+    phoneBindings: (i) => {
+      if (i < 0 || i >= phonePorts.length) {
+        throw new RangeError(`no phone controller ${i} (the fleet has ${phonePorts.length})`);
+      }
+      return air.bindings(modules + i);
+    },
+  };
+}
+
+async function closeAll(cars: FleetCar[], ble: FleetAir | undefined): Promise<void> {
   for (const car of cars) {
     await car.module?.unit.powerOff();
     await car.module?.line.close();
     await car.close();
   }
+  // Hosts first, then the air (a UART host whose port vanishes polls for it for 10 s).
+  await ble?.air.close();
 }

@@ -1,7 +1,9 @@
 /**
  * One simulated module on a test bench: a car from the example fleet on its vehicle bus (charger
  * on), a virtual serial line, the module's flash programmed with a factory image, the module's
- * process tree, and a host session on the line's app end with real serialport.
+ * process tree, and a host session on the line's app end with real serialport. On request
+ * (`ble`), a virtual BLE air with the module's Bluetooth controller and one for a test phone; and
+ * (`broker`) an MQTT broker for the module's cloud link, with the module link's access rule.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cp, rm } from 'node:fs/promises';
@@ -12,10 +14,18 @@ import { systemClock } from '@mini-sharing/shared-protocol/clock';
 import type { HelloResponse } from '@mini-sharing/shared-protocol/messages';
 import { ServiceSession, channelFromStream, hello } from '@mini-sharing/shared-protocol/session';
 import { exampleFleet, type FleetVehicle } from '@mini-sharing/shared-protocol/vehicle';
+import { VirtualAir, type HciUartBindings } from '../ble-air/index.js';
 import { VirtualSerialLine } from '../serial-line/index.js';
 import { startSimulatedCar, type SimulatedCar } from '../vehicle/index.js';
 import { openModuleStorage, type SlotInfo } from '../../src/storage/index.js';
 import { readBootState } from '../../src/service/boot-records.js';
+import {
+  CLOUD_CLIENT_PREFIX,
+  CLOUD_PASSWORD,
+  MODULE_PASSWORD,
+  startTestBroker,
+  type TestBroker,
+} from '../../src/cloud-link/testing/broker.js';
 import type { BootState } from '../../src/boot/boot-decision.js';
 import { SimulatedModule, programFactoryImage } from './simulated-module.js';
 
@@ -23,6 +33,27 @@ import { SimulatedModule, programFactoryImage } from './simulated-module.js';
 export interface ModuleFlashState {
   boot: BootState;
   slots: Record<'A' | 'B', SlotInfo>;
+}
+
+/** The rig's BLE air: the module's controller (index 0) and a test phone's (index 1). */
+export interface ModuleRigAir {
+  air: VirtualAir;
+  /** The module's controller (its config's blePort). */
+  modulePort: string;
+  /** `withBindings('hci', phone)` (noble) opens the test phone's controller. */
+  phone: HciUartBindings;
+}
+
+/** The rig's MQTT broker (aedes, loopback): where the module's cloud link can be pointed. */
+export interface ModuleRigBroker {
+  /** `mqtt://127.0.0.1:<port>`: the module-link settings' broker URL. */
+  url: string;
+  /** The module logs in with its serial as client id and user name, and this password. */
+  modulePassword: string;
+  /** A cloud client: a client id starting with this prefix, and this password. */
+  cloud: { clientIdPrefix: string; password: string };
+  /** Publishes and subscriptions the access rule refused, as "client: topic". */
+  refused: string[];
 }
 
 export interface ModuleRig {
@@ -35,6 +66,10 @@ export interface ModuleRig {
   readonly host: ServiceSession;
   /** The folder standing in for the module's flash. */
   storageDir: string;
+  /** With `ble`: the air, the module's controller and the test phone's. */
+  ble: ModuleRigAir | undefined;
+  /** With `broker`: the broker the test points the module-link settings at. */
+  broker: ModuleRigBroker | undefined;
   /**
    * Drops the host's port and session and opens new ones at `baudRate` (default 115200): after an
    * unplug (the old port closed) or to start over at the initial rate after the module rebooted.
@@ -67,6 +102,13 @@ export async function startModuleRig(options: {
   timeoutMs?: number;
   /** Wire time multiplier of the serial line; default 0.05 (20x faster than real time). */
   timeScale?: number;
+  /**
+   * A virtual BLE air with two controllers, the module's and a test phone's (needs socat).
+   * `timeScale`: the air's (default 0.1: connection intervals ten times shorter).
+   */
+  ble?: boolean | { timeScale?: number };
+  /** An MQTT broker for the module's cloud link (aedes with the module link's access rule). */
+  broker?: boolean;
 }): Promise<ModuleRig> {
   const dir = mkdtempSync(join(tmpdir(), 'module-rig-'));
   const fleetVehicle = exampleFleet().vehicles.find(
@@ -77,6 +119,14 @@ export async function startModuleRig(options: {
   const car = await startSimulatedCar({ fleetVehicle, socketPath: join(dir, 'vbus.sock') });
   car.vehicle.setCharger(true);
   const line = await VirtualSerialLine.open({ dir, timeScale: options.timeScale ?? 0.05 });
+  const air = options.ble
+    ? await VirtualAir.start({
+        controllers: 2,
+        dir: join(dir, 'ble'),
+        timeScale: (typeof options.ble === 'object' ? options.ble.timeScale : undefined) ?? 0.1,
+      })
+    : undefined;
+  const testBroker: TestBroker | undefined = options.broker ? await startTestBroker() : undefined;
   const storageDir = join(dir, 'flash');
   // programmed once; restoreFactoryFlash copies it back
   const factoryDir = join(dir, 'factory-flash');
@@ -90,6 +140,7 @@ export async function startModuleRig(options: {
       storageDir,
       serialPort: line.modulePath,
       vehicleBus: car.socketPath,
+      ...(air ? { blePort: air.port(0) } : {}),
     },
   });
   module.powerOn();
@@ -151,6 +202,13 @@ export async function startModuleRig(options: {
       return host;
     },
     storageDir,
+    ble: air && { air, modulePort: air.port(0), phone: air.bindings(1) },
+    broker: testBroker && {
+      url: testBroker.url,
+      modulePassword: MODULE_PASSWORD,
+      cloud: { clientIdPrefix: CLOUD_CLIENT_PREFIX, password: CLOUD_PASSWORD },
+      refused: testBroker.refused,
+    },
     helloWhen,
     reconnectHost: async (baudRate = 115200) => {
       await closeHost();
@@ -186,6 +244,8 @@ export async function startModuleRig(options: {
       await module.powerOff();
       await car.close();
       await line.close();
+      await air?.close(); // after the module: hosts first
+      await testBroker?.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -88,15 +88,39 @@ export class SimulatedModule {
     );
   }
 
-  /** Power off at once (12 V pulled): the boot loader and the firmware die mid-step. */
-  async powerOff(): Promise<void> {
+  /**
+   * A graceful stop (the platform's shutdown signal): the firmware closes its links (the cloud
+   * link says OFFLINE) and exits; after `timeoutMs` (default 5 s) the power goes anyway.
+   */
+  async shutdown(timeoutMs = 5_000): Promise<void> {
     const child = this.#process;
     if (!child?.pid || !this.#running) return;
+    child.kill('SIGTERM'); // the boot loader passes it on to the firmware
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), timeoutMs);
+    });
+    const late = await Promise.race([this.#exited.then(() => false), timedOut]);
+    clearTimeout(timer);
+    // the firmware may outlive the boot loader by a moment: take the whole group down
+    this.#killGroup();
+    if (late) await this.#exited;
+  }
+
+  /** Power off at once (12 V pulled): the boot loader and the firmware die mid-step. */
+  async powerOff(): Promise<void> {
+    if (!this.#process?.pid || !this.#running) return;
+    this.#killGroup();
+    await this.#exited;
+  }
+
+  #killGroup(): void {
+    const pid = this.#process?.pid;
+    if (!pid) return;
     try {
-      process.kill(-child.pid, 'SIGKILL');
+      process.kill(-pid, 'SIGKILL');
     } catch {
       // already gone
     }
-    await this.#exited;
   }
 }

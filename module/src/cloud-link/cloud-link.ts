@@ -318,7 +318,12 @@ class ModuleCloudLink implements CloudLink {
           this.#log('warn', `OFFLINE presence not sent: ${describeError(error)}`);
         }
       }
-      await connection.client.endAsync(true).catch(() => undefined);
+      // A clean DISCONNECT when connected, so the broker discards the will and OFFLINE stays the
+      // retained presence (a forced end drops the socket: the broker would publish the will).
+      const { client } = connection;
+      await withTimeout(client.endAsync(!client.connected), 2_000).catch(() =>
+        client.endAsync(true).catch(() => undefined),
+      );
     }
     await this.#draining;
     await this.#reports.settled();

@@ -26,6 +26,9 @@ import { ModuleLog, type ModuleLogOptions } from '../service/module-log.js';
 import { createProvisioningService } from '../service/provisioning.js';
 import { createSelfTestService, type SelfTestServiceOptions } from '../service/self-tests.js';
 import { createDeviceService } from './device-service.js';
+// The record names only, not the parts' index files: the service tests need neither bleno nor mqtt.
+import { COMMAND_MEMORY_RECORD } from '../cloud-link/command-memory.js';
+import { ACCESS_STATE_RECORD } from '../keyless/access-state.js';
 
 /** What the firmware keeps in its records beyond the boot state: identity, faults, log. */
 export interface FirmwareStores {
@@ -73,6 +76,18 @@ export interface FirmwareServiceOptions {
   /** Monotonic time for challenge expiry; default performance.now. */
   challengeElapsedMs?: () => number;
   selfTests?: Pick<SelfTestServiceOptions, 'elapsedMs' | 'gnssFixWaitMs' | 'gnssPollMs'>;
+  /** What runs for sharing (keyless access, the cloud link), told about provisioning changes. */
+  sharing?: SharingHooks;
+}
+
+/** How the service link tells the sharing parts (firmware/sharing.ts) what it changed. */
+export interface SharingHooks {
+  /** A provisioning commit was stored (its answer is out): start what a provisioned module runs. */
+  provisioningCommitted(): void;
+  /** A factory reset is about to wipe: stop what signs with the identity. */
+  beforeFactoryReset(): Promise<void>;
+  /** The wipe is done: the module is unprovisioned. */
+  afterFactoryReset(): Promise<void>;
 }
 
 export interface FirmwareService {
@@ -81,11 +96,28 @@ export interface FirmwareService {
   newConnection(): void;
 }
 
+/**
+ * Records a factory reset keeps (beyond the firmware's own): the keyless access state and the
+ * cloud link's command memory. A factory reset needs a service authorization but not the owner's
+ * physical keys, so it must not undo what keeps keys and commands dead: the trusted-time floor (a
+ * clock set back would revive expired keys), the owner generation (a previous owner's key stays
+ * dead; only the cloud's new-owner reset, confirmed with both keys in the cabin, starts a new
+ * owner era), the revocation list and its sequence (a revoked phone never opens the car again),
+ * counters and ended bookings (used up stays used up), and the command ids (a recorded command
+ * cannot be replayed). The running booking stays with them: the command memory says which
+ * retained booking state was applied, and the two must agree. All of it names tokens and
+ * bookings by id only; the identity, certificate, settings, faults and log still go.
+ */
+export const SHARING_RECORDS_KEPT_BY_RESET: readonly string[] = [
+  ACCESS_STATE_RECORD,
+  COMMAND_MEMORY_RECORD,
+];
+
 /** Never logged: read-only and frequent, or (flash data) thousands per flash. */
 const UNLOGGED = new Set<RequestKind>(['flashData', 'flashStatus']);
 
 export function createFirmwareHandlers(options: FirmwareServiceOptions): FirmwareService {
-  const { config, storage, hal, stores } = options;
+  const { config, storage, hal, stores, sharing } = options;
   const { identity, faults, log } = stores;
   const guard = new AuthorizationGuard({
     identity,
@@ -114,6 +146,7 @@ export function createFirmwareHandlers(options: FirmwareServiceOptions): Firmwar
       identity,
       moduleSerial: config.moduleSerial,
       vehicle: hal.vehicle,
+      ...(sharing ? { afterCommit: () => sharing.provisioningCommitted() } : {}),
     }),
     ...selfTests.handlers,
     faultCodesClear: faults.handlers.faultCodesClear,
@@ -125,6 +158,13 @@ export function createFirmwareHandlers(options: FirmwareServiceOptions): Firmwar
       log,
       busy: () => (selfTests.running ? 'A self-test run' : undefined),
       reboot: options.reboot,
+      keepRecords: SHARING_RECORDS_KEPT_BY_RESET,
+      ...(sharing
+        ? {
+            beforeWipe: () => sharing.beforeFactoryReset(),
+            afterWipe: () => sharing.afterFactoryReset(),
+          }
+        : {}),
     }),
   });
   return {

@@ -12,6 +12,7 @@ import type { LogLevelName, ModuleLog } from '../service/module-log.js';
 import { pinnedCloudRootKey, pinnedReleaseKeys } from '../boot/pinned-keys.js';
 import { REBOOT_EXIT_CODE, RUNNING_SLOT_ENV, TRIAL_ENV } from '../boot/process-contract.js';
 import { createFirmwareHandlers, openFirmwareStores } from './firmware-service.js';
+import { startSharing, type Sharing } from './sharing.js';
 
 declare global {
   var __FIRMWARE_VERSION__: string | undefined;
@@ -27,18 +28,20 @@ async function main(): Promise<void> {
   // Every line goes to stdout (the platform's console) and, once it is open, the module log the
   // service link reads (log_read).
   let moduleLog: ModuleLog | undefined = undefined;
-  const log = (message: string, level: LogLevelName = 'info') => {
+  const logLine = (level: LogLevelName, component: string, message: string) => {
     console.log(
       JSON.stringify({
         time: new Date().toISOString(),
-        component: 'firmware',
+        component,
         version: FIRMWARE_VERSION,
         level,
         message,
       }),
     );
-    moduleLog?.append(level, 'firmware', message);
+    moduleLog?.append(level, component, message);
   };
+  const log = (message: string, level: LogLevelName = 'info') =>
+    logLine(level, 'firmware', message);
 
   const storage = await openModuleStorage(config.storageDir);
   const hal = await openSimHal({ socketPath: config.vehicleBus });
@@ -60,12 +63,34 @@ async function main(): Promise<void> {
     log(`trial image in slot ${runningSlot} confirmed itself`);
   }
 
+  if (!config.blePort) log('no Bluetooth controller configured: no key link on this module');
+
+  // Sharing (keyless access, the cloud link) starts once the service port is up: the workshop
+  // must reach the module even while a Bluetooth controller takes its time to power on.
+  let sharingReady: { resolve(sharing: Sharing): void; reject(error: unknown): void } | undefined;
+  const sharingStarted = new Promise<Sharing>((resolve, reject) => {
+    sharingReady = { resolve, reject };
+  });
+  sharingStarted.catch(() => {}); // reported where it is awaited
+  const withSharing = async (what: string, work: (sharing: Sharing) => Promise<void>) => {
+    try {
+      await work(await sharingStarted);
+    } catch (error) {
+      log(`${what} failed: ${error instanceof Error ? error.message : String(error)}`, 'error');
+    }
+  };
+
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
     log(code === REBOOT_EXIT_CODE ? 'restarting' : 'stopping');
     await endpoint.close().catch(() => {});
+    // The cloud link says OFFLINE (retained) before the module goes; bounded, as a stop must end.
+    await withTimeout(
+      withSharing('stopping sharing', (sharing) => sharing.close()),
+      SHARING_STOP_TIMEOUT_MS,
+    );
     await stores.log.close();
     await hal.close().catch(() => {});
     await storage.close().catch(() => {});
@@ -82,6 +107,15 @@ async function main(): Promise<void> {
     startedAt,
     pinnedReleaseKeys: pinnedReleaseKeys(),
     reboot: () => void stop(REBOOT_EXIT_CODE),
+    sharing: {
+      provisioningCommitted: () =>
+        void withSharing('starting sharing after provisioning', (sharing) =>
+          sharing.provisioningChanged(),
+        ),
+      beforeFactoryReset: () =>
+        withSharing('closing the cloud link', (s) => s.beforeFactoryReset()),
+      afterFactoryReset: () => withSharing('stopping advertising', (s) => s.afterFactoryReset()),
+    },
   });
   const endpoint = await serveServicePort(config.serialPort, firmware.handlers, () =>
     firmware.newConnection(),
@@ -89,6 +123,38 @@ async function main(): Promise<void> {
   log(`serving ${config.serialPort}`);
   process.on('SIGTERM', () => void stop(0));
   process.on('SIGINT', () => void stop(0));
+  try {
+    sharingReady?.resolve(
+      await startSharing({
+        config,
+        records: storage.records,
+        hal,
+        stores,
+        log: logLine,
+        firmwareVersion: FIRMWARE_VERSION,
+      }),
+    );
+  } catch (error) {
+    // Without keyless access the module still serves the workshop (and can be reflashed).
+    sharingReady?.reject(error);
+    log(
+      `sharing did not start: ${error instanceof Error ? error.message : String(error)}`,
+      'error',
+    );
+  }
+}
+
+/** How long a stop waits for the cloud link's OFFLINE and the key link to close. */
+const SHARING_STOP_TIMEOUT_MS = 3_000;
+
+function withTimeout(work: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    work,
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 main().catch((error: unknown) => {

@@ -50,9 +50,15 @@ export class AccessController {
   /**
    * Loads the stored state, follows the car (ignition: trips, parking) and the clock, and settles
    * what a power cut left open (a drive that ended while the module was off, an overdue booking).
+   * `onEvent` hears every event from the start, those of that settling included (`onEvent()`
+   * after open would miss them).
    */
-  static async open(deps: AccessControllerDeps): Promise<AccessController> {
+  static async open(
+    deps: AccessControllerDeps,
+    onEvent?: (event: AccessEvent) => void,
+  ): Promise<AccessController> {
     const controller = new AccessController(await AccessCore.open(deps));
+    if (onEvent) controller.#unsubscribe.push(controller.onEvent(onEvent));
     controller.#unsubscribe.push(
       deps.vehicle.onEvent((event) => controller.#bookings.onVehicleEvent(event)),
       deps.clock.onChange(() => controller.#bookings.onClockChange()),

@@ -6,12 +6,13 @@
  */
 import type { Bleno, HciBindingsOptions } from '@stoprocent/bleno';
 import { withBindings } from '@stoprocent/bleno';
+import { bytesEqual } from '@mini-sharing/shared-protocol/crypto';
 import { ProvisioningState } from '@mini-sharing/shared-protocol/messages';
 import { verifyModuleLinkSettings, type CloudKeyRing } from '@mini-sharing/shared-protocol/trust';
 import type { ModuleClock, VehicleInterface } from '../hal/index.js';
 import type { IdentityStore } from '../service/identity.js';
 import type { RecordStore } from '../storage/index.js';
-import type { KeylessLog } from './access-events.js';
+import type { AccessEvent, KeylessLog } from './access-events.js';
 import { AccessController } from './access-controller.js';
 import { AccessStateStore } from './access-state.js';
 import { KeylessAdvertiser } from './ble-advertiser.js';
@@ -40,6 +41,11 @@ export interface KeylessAccessDeps {
   keyRing?: () => CloudKeyRing | undefined;
   /** How long to wait for the BLE stack to power on; default 10 s. */
   blePowerOnTimeoutMs?: number;
+  /**
+   * Hears every event of the controller from the very start, including what opening settles (a
+   * drive that ended while the module was off): the firmware holds them for the cloud link.
+   */
+  onEvent?: (event: AccessEvent) => void;
 }
 
 export interface KeylessAccess {
@@ -56,28 +62,37 @@ export interface KeylessAccess {
 
 export async function startKeylessAccess(deps: KeylessAccessDeps): Promise<KeylessAccess> {
   const { identity, hal, log } = deps;
-  const controller = await AccessController.open({
-    moduleSerial: deps.moduleSerial,
-    keyRing: deps.keyRing ?? (() => identity.provisioned?.keyRing),
-    vehicle: hal.vehicle,
-    clock: hal.clock,
-    store: new AccessStateStore(deps.records),
-    log,
-  });
+  const controller = await AccessController.open(
+    {
+      moduleSerial: deps.moduleSerial,
+      keyRing: deps.keyRing ?? (() => identity.provisioned?.keyRing),
+      vehicle: hal.vehicle,
+      clock: hal.clock,
+      store: new AccessStateStore(deps.records),
+      log,
+    },
+    deps.onEvent,
+  );
 
   let bleno: Bleno | undefined;
   let ownsBleno = false;
   let keyService: KeyService | undefined;
   let advertiser: KeylessAdvertiser | undefined;
+  let advertisedSecret: Uint8Array | undefined;
   const unsubscribe: Array<() => void> = [];
+  let following: Promise<void> = Promise.resolve();
 
   const followProvisioning = async () => {
     const secret = await advertisingSecret(deps);
-    if (advertiser && !secret) {
+    // Re-provisioned with another secret: advertise under the new one.
+    if (advertiser && (!secret || !bytesEqual(secret, advertisedSecret ?? new Uint8Array()))) {
       await advertiser.stop();
       advertiser = undefined;
-      log('info', COMPONENT, 'not provisioned: advertising stopped');
-    } else if (!advertiser && secret && bleno) {
+      advertisedSecret = undefined;
+      if (!secret) log('info', COMPONENT, 'not provisioned: advertising stopped');
+    }
+    if (!advertiser && secret && bleno) {
+      advertisedSecret = secret;
       advertiser = new KeylessAdvertiser({
         bleno,
         clock: hal.clock,
@@ -139,7 +154,10 @@ export async function startKeylessAccess(deps: KeylessAccessDeps): Promise<Keyle
       return advertiser?.advertisement;
     },
     provisioningChanged: async () => {
-      if (keyService) await followProvisioning();
+      if (!keyService) return;
+      // One change at a time: a commit and a reset in quick succession must not interleave.
+      following = following.then(followProvisioning, followProvisioning);
+      await following;
     },
     close: async () => {
       for (const stop of unsubscribe.splice(0)) stop();

@@ -4,6 +4,23 @@ import { recoveryDeviceHandlers } from '../boot/boot-loader.js';
 import { writeBootState } from './boot-records.js';
 import { IdentityStore } from './identity.js';
 import { RESET_REBOOT_DELAY_MS } from './factory-reset.js';
+import { randomBytes, toHex } from '@mini-sharing/shared-protocol/crypto';
+import { HolderRole } from '@mini-sharing/shared-protocol/trust';
+import { TEST_NOW_MS } from '@mini-sharing/shared-protocol/trust/test-fixtures';
+import { COMMAND_MEMORY_RECORD, CommandMemory } from '../cloud-link/command-memory.js';
+import { AccessController } from '../keyless/access-controller.js';
+import {
+  ACCESS_STATE_RECORD,
+  AccessStateStore,
+  emptyAccessState,
+} from '../keyless/access-state.js';
+import {
+  FakeVehicle,
+  ManualModuleClock,
+  issueTestKey,
+  keylessFixtures,
+  newTokenId,
+} from '../keyless/testing/index.js';
 import {
   authorize,
   openServiceKit,
@@ -12,6 +29,8 @@ import {
   snapshot,
   type ServiceKit,
 } from './service-test-kit.js';
+
+const DAY_MS = 24 * 3_600_000;
 
 let kit: ServiceKit;
 beforeEach(async () => {
@@ -139,5 +158,72 @@ describe('factory reset', () => {
       ProvisioningState.UNPROVISIONED,
       ProvisioningState.UNPROVISIONED,
     ]);
+  });
+  it('keeps what keeps used keys and cloud commands dead: a clock set back or an old key gets nothing back', async () => {
+    await usedModule();
+    const f = await keylessFixtures();
+    const floorMs = TEST_NOW_MS + 10 * DAY_MS;
+    const revoked = newTokenId();
+    await new AccessStateStore(kit.storage.records).save({
+      ...emptyAccessState(),
+      trustedTimeFloorMs: floorMs,
+      ownerGeneration: 2,
+      revocation: {
+        sequence: '7',
+        revoked: [{ tokenId: toHex(revoked), notAfterMs: floorMs + DAY_MS }],
+      },
+      revocationSequenceFloor: '7',
+    });
+    const memory = await CommandMemory.open(kit.storage.records);
+    const commandId = randomBytes(16);
+    await memory.remember(
+      commandId,
+      { issuedAtMs: floorMs, expiresAtMs: floorMs + 300_000 },
+      floorMs,
+    );
+    await memory.markApplied(['booking', 'revocation-list'], floorMs);
+    const kept = async () => ({
+      access: await kit.storage.records.get(ACCESS_STATE_RECORD),
+      commands: await kit.storage.records.get(COMMAND_MEMORY_RECORD),
+    });
+    const before = await kept();
+
+    await reset(kit.fx.moduleSerial, await authorize(kit));
+    expect(await kept()).toEqual(before);
+    expect(before.access).toBeDefined();
+    expect(before.commands).toBeDefined();
+    expect((await CommandMemory.open(kit.storage.records)).isReplay(commandId, floorMs)).toBe(true);
+
+    // Re-provisioned (the same cloud keys): the module still refuses what it refused before.
+    const clock = new ManualModuleClock(TEST_NOW_MS); // set back, below the floor
+    const controller = await AccessController.open({
+      moduleSerial: f.moduleSerial,
+      keyRing: () => f.keyRing,
+      vehicle: new FakeVehicle(),
+      clock,
+      store: new AccessStateStore(kit.storage.records),
+      log: () => {},
+    });
+    try {
+      const ownerKey = async (ownerGeneration: number, tokenId?: Uint8Array) =>
+        (
+          await issueTestKey(f, {
+            role: HolderRole.OWNER,
+            nowMs: floorMs,
+            fields: { ownerGeneration, ...(tokenId ? { tokenId } : {}) },
+          })
+        ).token;
+      const reason = async (token: Uint8Array) => {
+        const answer = await controller.presentKey(token);
+        return answer.ok ? 'accepted' : answer.reason;
+      };
+      expect(await reason(await ownerKey(2))).toBe('clock-below-trusted-time');
+      await clock.setTime(floorMs + 3_600_000);
+      expect(await reason(await ownerKey(1))).toBe('stale-owner-generation');
+      expect(await reason(await ownerKey(2, revoked))).toBe('revoked');
+      expect(await reason(await ownerKey(2))).toBe('accepted');
+    } finally {
+      await controller.close();
+    }
   });
 });

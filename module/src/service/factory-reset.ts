@@ -7,8 +7,8 @@
  * wrong port changes nothing; and no self-test may be running (it would be moving the car).
  *
  * What is wiped is everything but the firmware's own records (KEPT_RECORDS: which slot boots, the
- * anti-rollback counter, a flash's resume point): a record a later part adds per owner (keys, revocation lists, owner
- * generation) is wiped without anyone having to remember to list it here. Order: the identity
+ * anti-rollback counter, a flash's resume point) and those the caller names in `keepRecords`: a
+ * record a later part adds is wiped unless someone decided it must survive. Order: the identity
  * first (after a power cut mid-reset the old owner's identity is gone whatever else remains; the
  * host repeats the reset, which an unprovisioned module accepts without authorization), the log
  * last, ending with one entry saying what happened, so its sequence numbers keep rising.
@@ -41,6 +41,16 @@ export interface FactoryResetOptions {
   /** Restart through the boot loader; called RESET_REBOOT_DELAY_MS after the answer went out. */
   reboot(): void;
   rebootDelayMs?: number;
+  /**
+   * Records kept beyond KEPT_RECORDS: another part's state that must outlive the owner's data
+   * (the firmware keeps what keeps used keys and cloud commands dead; firmware-service.ts says
+   * which and why).
+   */
+  keepRecords?: readonly string[];
+  /** Runs before anything is wiped, while the identity still signs (the cloud link says OFFLINE). */
+  beforeWipe?(): Promise<void>;
+  /** Runs once the module is wiped and unprovisioned (advertising stops). */
+  afterWipe?(): Promise<void>;
 }
 
 /** What the host named, clipped: the answer must fit in one frame whatever the host sent. */
@@ -70,18 +80,27 @@ export function createFactoryResetService(
           `${busy} is running: wait for it to finish, then reset`,
         );
       }
-      await options.identity.reset();
-      await options.faults.clear();
-      for (const name of await options.records.list()) {
-        if (!KEPT_RECORDS.includes(name) && !LOG_RECORD.test(name)) {
-          await options.records.delete(name);
+      const kept = new Set([...KEPT_RECORDS, ...(options.keepRecords ?? [])]);
+      const reboot = () => context.afterResponse(() => setTimeout(() => options.reboot(), delayMs));
+      try {
+        await options.beforeWipe?.();
+        await options.identity.reset();
+        await options.faults.clear();
+        for (const name of await options.records.list()) {
+          if (!kept.has(name) && !LOG_RECORD.test(name)) await options.records.delete(name);
         }
+        await options.afterWipe?.();
+      } catch (error) {
+        // What beforeWipe stopped comes back with a restart, on what the flash holds now; the
+        // host repeats the reset.
+        reboot();
+        throw error;
       }
       await options.log.clear(
         'service',
         'factory reset: identity, certificate, settings, fault codes and log wiped; restarting unprovisioned',
       );
-      context.afterResponse(() => setTimeout(() => options.reboot(), delayMs));
+      reboot();
       return { rebootInMs: delayMs };
     },
   };

@@ -89,6 +89,7 @@ export class FaultMemory {
   readonly #records: RecordStore;
   readonly #now: () => number;
   #faults: StoredFault[];
+  readonly #storedListeners = new Set<(fault: StoredFault) => void>();
   /** Changes run one after another: each is a read-modify-write of the one record. */
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -122,9 +123,19 @@ export class FaultMemory {
     return [...this.#faults].sort(mostRecentFirst);
   }
 
+  /**
+   * Hears each code a check stored (new, or counted again) once it is durable: what the cloud
+   * link reports as `fault_code_stored`. Returns the function that unsubscribes.
+   */
+  onStored(listener: (fault: StoredFault) => void): () => void {
+    this.#storedListeners.add(listener);
+    return () => this.#storedListeners.delete(listener);
+  }
+
   /** Stores what a check found; resolves once it is durable. */
-  update(update: FaultUpdate): Promise<void> {
-    return this.#change((faults) => {
+  async update(update: FaultUpdate): Promise<void> {
+    let reported: StoredFault[] = [];
+    await this.#change((faults) => {
       const now = Math.max(0, Math.round(this.#now()));
       const next = faults.map((fault) => ({ ...fault }));
       for (const code of new Set(update.detected ?? [])) {
@@ -145,10 +156,22 @@ export class FaultMemory {
         const stored = next.find((fault) => fault.code === code);
         if (stored && !detected.has(code)) stored.active = false;
       }
-      return next.length > MAX_STORED_FAULTS
-        ? next.sort(mostRecentFirst).slice(0, MAX_STORED_FAULTS)
-        : next;
+      const kept =
+        next.length > MAX_STORED_FAULTS
+          ? next.sort(mostRecentFirst).slice(0, MAX_STORED_FAULTS)
+          : next;
+      reported = kept.filter((fault) => detected.has(fault.code)).map((fault) => ({ ...fault }));
+      return kept;
     });
+    for (const fault of reported) {
+      for (const listener of [...this.#storedListeners]) {
+        try {
+          listener(fault);
+        } catch {
+          // a listener's failure is its own: the fault is stored either way
+        }
+      }
+    }
   }
 
   /** Forgets every stored code; resolves with how many there were, once durable. */

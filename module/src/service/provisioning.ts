@@ -29,6 +29,12 @@ export interface ProvisioningServiceOptions {
   identity: IdentityStore;
   moduleSerial: string;
   vehicle: Pick<VehicleInterface, 'readIdentity'>;
+  /**
+   * Called once a commit is stored, after its answer was handed to the line (or failed to go
+   * out: the commit stands either way): the firmware starts what a provisioned module runs
+   * (advertising, the cloud link) without a reboot. It reports its own failures.
+   */
+  afterCommit?(): void;
 }
 
 /** The VIN as the car reports it through the 5GE interface. */
@@ -70,6 +76,9 @@ export function createProvisioningService(options: ProvisioningServiceOptions): 
     provisionCommit: async (request) => {
       const checked = await checkCommit(options, request);
       await store.commit(checked);
+      const afterCommit = options.afterCommit;
+      // A macrotask: after the answer (built in this turn's microtasks), even if it cannot be sent.
+      if (afterCommit) setImmediate(afterCommit);
       return { provisioningState: ProvisioningState.PROVISIONED };
     },
   };
