@@ -134,6 +134,9 @@ describe('connection', () => {
     );
     expect(offline.connectionId).toEqual(again.connectionId);
     expect(link.status.state).toBe('closed');
+    // a clean DISCONNECT: the broker publishes no will after it, so OFFLINE stays the last word
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(rig.cloud.presence().at(-1)?.state).toBe(PresenceState.OFFLINE);
   });
 
   it('keeps retrying while the broker is unreachable, then connects', async () => {
