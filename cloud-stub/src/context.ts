@@ -1,0 +1,37 @@
+/**
+ * What every domain plugin is given: the configuration, the store and the clock. Plugins take
+ * nothing from globals, so tests build an app around any store and any time.
+ */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { CloudConfig } from './config.js';
+import type { Storage } from './storage/storage.js';
+
+export interface CloudContext {
+  readonly config: CloudConfig;
+  readonly storage: Storage;
+  readonly now: () => Date;
+}
+
+/** The Fastify instance the plugins see: TypeBox schemas type requests and replies. */
+export type CloudServer = FastifyInstance<
+  Server,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+export interface CloudPluginOptions {
+  context: CloudContext;
+}
+
+/** A domain plugin: owns its routes (from the contract), its queries and its rules. */
+export type CloudPlugin = FastifyPluginAsync<CloudPluginOptions, Server, TypeBoxTypeProvider>;
+
+/** A plugin to register, with its name for logs and errors. */
+export interface NamedCloudPlugin {
+  name: string;
+  plugin: CloudPlugin;
+}
