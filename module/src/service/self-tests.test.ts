@@ -259,6 +259,14 @@ describe('self-tests that find a fault', () => {
     expect((await one('ble-radio')).detail).toBe(
       'the Bluetooth radio does not start; fault B1C40 stored',
     );
+    // nothing measured: no value, no unit and no limits in the result, only the fault code
+    const [dead] = await run(['ble-radio']);
+    expect(dead).toMatchObject({ unit: '', faultCode: 'B1C40' });
+    expect([dead?.measuredValue, dead?.limitMin, dead?.limitMax]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
     kit.simCar.bus.radios.setBleRadioWorking(true);
     kit.vehicle.setBleTester(-81);
     expect((await one('ble-radio')).detail).toMatch(/^-81 dBm \(limit ≥ -75 dBm\); weak signal/);
@@ -267,7 +275,7 @@ describe('self-tests that find a fault', () => {
       /^no signal from the workshop's Bluetooth tester/,
     );
     expect(stored().sort((a, b) => a.code.localeCompare(b.code))).toEqual([
-      { code: 'B1C40', active: false, occurrences: 1 },
+      { code: 'B1C40', active: false, occurrences: 2 }, // the dead radio was tested twice
       { code: 'B1C42', active: true, occurrences: 2 },
     ]);
   });

@@ -232,10 +232,14 @@ export function createSelfTestService(options: SelfTestServiceOptions): SelfTest
             outcome: selfTestOutcomeToProto(report.outcome),
             detail: report.detail,
             durationMs: report.durationMs,
-            ...(report.value !== undefined && { measuredValue: report.value }),
-            unit: report.value !== undefined ? (report.unit ?? '') : '',
-            ...(report.limits?.min !== undefined && { limitMin: report.limits.min }),
-            ...(report.limits?.max !== undefined && { limitMax: report.limits.max }),
+            // value, unit and limits together, or none of them (a test that stopped before
+            // measuring has nothing to judge against its limits)
+            ...(report.value !== undefined && {
+              measuredValue: report.value,
+              unit: report.unit ?? '',
+              ...(report.limits?.min !== undefined && { limitMin: report.limits.min }),
+              ...(report.limits?.max !== undefined && { limitMax: report.limits.max }),
+            }),
             faultCode: report.faultCode ?? '',
           })),
         };
