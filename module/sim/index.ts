@@ -6,3 +6,4 @@ export * from './module/fleet-runner.js';
 export * from './ble-air/index.js';
 export * from './module/commands.js';
 export * from './module/module-rig.js';
+export * from './module/cloud-link-harness.js';

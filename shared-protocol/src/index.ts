@@ -10,3 +10,4 @@ export * as diagnostics from './diagnostics/index.js';
 export * as gatt from './gatt/index.js';
 export * as link from './link/index.js';
 export * as serviceClient from './service-client/index.js';
+export * as api from './api/index.js';

@@ -1,15 +1,14 @@
 /**
- * End to end with the REAL module cloud link (module/src/cloud-link, unchanged firmware code) on
- * the cloud's embedded broker, provisioned with what the cloud's keys issue: the development root
- * pinned, a module certificate, module-link settings (this broker, generated credentials, the
- * current and next signing key certificates). Checks presence, a key-used event arriving
- * verified, retained state applied at connect, a command executed once, the will, a key
- * rotation the module follows, and OFFLINE at close.
+ * End to end with the REAL module cloud link (unchanged firmware code, run by the module's
+ * simulated world: `openCloudLinkHarness` from @mini-sharing/module/sim) on the cloud's embedded
+ * broker, provisioned with what the cloud's keys issue: the development root pinned, a module
+ * certificate, module-link settings (this broker, generated credentials, the current and next
+ * signing key certificates). Checks presence, a key-used event arriving verified, retained state
+ * applied at connect, a command executed once, the will, a key rotation the module follows, and
+ * OFFLINE at close.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openCloudLinkHarness, type CloudLinkHarness } from '@mini-sharing/module/sim';
 import { randomBytes, toHex } from '@mini-sharing/shared-protocol/crypto';
 import { ResultCode } from '@mini-sharing/shared-protocol/gatt';
 import { CommandStatus } from '@mini-sharing/shared-protocol/link';
@@ -18,14 +17,6 @@ import {
   HolderRole,
   verifyModuleCertificate,
 } from '@mini-sharing/shared-protocol/trust';
-import { startCloudLink, type CloudLink } from '../../../module/src/cloud-link/index.js';
-import {
-  FakeAccess,
-  FakeCar,
-  TestModuleClock,
-} from '../../../module/src/cloud-link/testing/fakes.js';
-import { IdentityStore } from '../../../module/src/service/identity.js';
-import { openModuleStorage, type ModuleStorage } from '../../../module/src/storage/index.js';
 import { CloudKeys } from '../keys/cloud-keys.js';
 import { DEVELOPMENT_KEYS_DIR, loadCloudKeyFiles } from '../keys/key-files.js';
 import { InMemoryKeyStore } from '../keys/key-store.js';
@@ -37,13 +28,8 @@ const DAY = 24 * 60 * 60 * 1000;
 const VIN = 'WMW11DJ0702T12345';
 
 let cloud: TestCloud;
-let dir: string;
-let storage: ModuleStorage;
-let identity: IdentityStore;
-let link: CloudLink | undefined;
-let access: FakeAccess;
+let moduleSim: CloudLinkHarness;
 const serial = uniqueSerial('MSM-I');
-const moduleLogs: string[] = [];
 
 beforeEach(async () => {
   const files = await loadCloudKeyFiles(DEVELOPMENT_KEYS_DIR);
@@ -75,19 +61,13 @@ beforeEach(async () => {
 
   // Provisioning, as the workshop does it: the module makes its identity key, the cloud
   // registers it with new credentials and issues the certificate and the settings.
-  dir = await mkdtemp(join(tmpdir(), 'cloud-interop-'));
-  storage = await openModuleStorage(dir);
-  identity = await IdentityStore.open(storage.records, keys.rootPublicKey);
-  const pending = await identity.beginIdentity();
-  const credentials = await cloud.directory.register({
-    serial,
-    identityPublicKey: pending.publicKey,
-  });
-  await identity.commit({
-    identityPublicKey: pending.publicKey,
+  moduleSim = await openCloudLinkHarness({ serial, rootPublicKey: keys.rootPublicKey });
+  const identityPublicKey = moduleSim.identityPublicKey;
+  const credentials = await cloud.directory.register({ serial, identityPublicKey });
+  await moduleSim.provision({
     moduleCertificate: await keys.issueModuleCertificate({
       moduleSerial: serial,
-      modulePublicKey: pending.publicKey,
+      modulePublicKey: identityPublicKey,
       vin: VIN,
     }),
     moduleLinkSettings: cloud.link.moduleLinkSettings({
@@ -97,31 +77,17 @@ beforeEach(async () => {
     }),
     cloudKeyCertificates: keys.moduleLinkCertificates(),
   });
-  const provisioned = identity.provisioned!;
-  const certificate = await verifyModuleCertificate(provisioned.moduleCertificate, {
-    keyRing: provisioned.keyRing,
+  const keyRing = moduleSim.keyRing!;
+  const certificate = await verifyModuleCertificate(moduleSim.moduleCertificate!, {
+    keyRing,
     moduleSerial: serial,
-    modulePublicKey: pending.publicKey,
+    modulePublicKey: identityPublicKey,
     vin: VIN,
   });
   expect(certificate.ok).toBe(true);
-  expect(provisioned.keyRing.signingKeys).toHaveLength(2);
+  expect(keyRing.signingKeys).toHaveLength(2);
 
-  const car = new FakeCar();
-  access = new FakeAccess({
-    moduleSerial: serial,
-    keyRing: () => identity.provisioned!.keyRing,
-    car,
-    journal: [],
-  });
-  link = await startCloudLink({
-    moduleSerial: serial,
-    identity,
-    records: storage.records,
-    hal: car,
-    clock: new TestModuleClock(Date.now()),
-    access,
-    log: (level, component, message) => moduleLogs.push(`${level} ${component}: ${message}`),
+  await moduleSim.startLink({
     firmwareVersion: '1.4.0-interop',
     options: {
       reconnectMinMs: 50,
@@ -134,10 +100,8 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  await link?.close();
+  await moduleSim?.close();
   await cloud.close();
-  await storage.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
 const resultFor = (id: Uint8Array, n = 1) =>
@@ -158,8 +122,11 @@ describe('the real module cloud link on the embedded broker', () => {
     expect(online.lastContactMs).toBeGreaterThan(Date.now() - 30_000);
 
     // Retained state re-published at ONLINE, applied before the module goes online.
-    await waitFor(() => link?.status.state === 'online', 'the module link online');
-    await waitFor(() => access.revocationList?.sequence === 1n, 'the revocation list applied');
+    await waitFor(() => moduleSim.status?.state === 'online', 'the module link online');
+    await waitFor(
+      () => moduleSim.access.revocationList?.sequence === 1n,
+      'the revocation list applied',
+    );
     await waitFor(() => cloud.reports.commandResults.length >= 2, 'the state results');
     expect(cloud.reports.commandResults.map((r) => CommandStatus[r.result.status])).toEqual([
       'OK',
@@ -168,7 +135,7 @@ describe('the real module cloud link on the embedded broker', () => {
     expect(cloud.link.embeddedBroker?.refusals).toEqual({ connect: 0, publish: 0, subscribe: 0 });
 
     // A key used at the car arrives as a verified event.
-    access.emit({
+    moduleSim.emit({
       case: 'keyUsed',
       value: {
         tokenId: new Uint8Array(16).fill(7),
@@ -198,8 +165,8 @@ describe('the real module cloud link on the embedded broker', () => {
     expect(CommandStatus[(await resultFor(command.id)).result.status]).toBe('OK');
     await cloud.link.publishCommand(serial, body, { id: command.id });
     expect(CommandStatus[(await resultFor(command.id, 2)).result.status]).toBe('REPLAYED');
-    expect(access.count('bookingStarted')).toBe(1);
-    expect(access.runningBooking?.bookingId).toBe('booking-8');
+    expect(moduleSim.access.count('bookingStarted')).toBe(1);
+    expect(moduleSim.access.runningBooking?.bookingId).toBe('booking-8');
 
     // Key rotation: the next key signs from now on; the module already trusts it, and takes
     // the announcement of the new next key.
@@ -207,7 +174,7 @@ describe('the real module cloud link on the embedded broker', () => {
     const announced = await cloud.link.publishCommand(serial, rotation.announcement);
     expect(CommandStatus[(await resultFor(announced.id)).result.status]).toBe('OK');
     expect(toHex(announced.signerKeyId)).toBe(rotation.current.keyIdHex);
-    const ring = identity.provisioned!.keyRing;
+    const ring = moduleSim.keyRing!;
     expect(ring.find(rotation.next.keyId)).toBeDefined();
     await cloud.keys.rotate(); // the key announced above signs now
     const afterSecond = await cloud.link.publishCommand(serial, {
@@ -246,8 +213,7 @@ describe('the real module cloud link on the embedded broker', () => {
     }, 'the module back online');
     expect(back.connectionId).not.toEqual(online.connectionId);
 
-    await link?.close();
-    link = undefined;
+    await moduleSim.stopLink();
     const offline = await waitFor(async () => {
       const status = await cloud.link.moduleLinkStatus(serial);
       return status?.presence === 'offline' && status;
