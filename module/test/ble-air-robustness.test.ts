@@ -26,13 +26,15 @@ async function openHost(path: string): Promise<SerialPortProbe> {
   return probe;
 }
 
-async function readUntil(probe: SerialPortProbe, hex: string, timeoutMs = 5_000): Promise<void> {
+/** Reads until `hex` arrives; returns how many bytes came before it. */
+async function readUntil(probe: SerialPortProbe, hex: string, timeoutMs = 5_000): Promise<number> {
   let seen = '';
   for (const started = Date.now(); !seen.includes(hex);) {
     if (Date.now() - started > timeoutMs) throw new Error(`no ${hex} within ${timeoutMs} ms`);
     seen += probe.readAll().toString('hex');
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+  return seen.indexOf(hex) / 2;
 }
 
 async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
@@ -106,5 +108,47 @@ describe('virtual controller ports under bad input', () => {
     const next = await openHost(air.port(0));
     await next.write(RESET);
     await readUntil(next, RESET_COMPLETE);
+  });
+});
+
+// Issue #4: a host that restarts on the same port (nothing tells the air: socat keeps the pty
+// open) must get its Reset answered, whatever the old host left behind.
+describe('a host restarting on a port its previous host left dirty', () => {
+  it('answers its Reset ahead of the backlog the previous host never read', async () => {
+    const air = await startAir(5, 0.01);
+    for (let index = 1; index <= 4; index++) {
+      const advertiser = await openHost(air.port(index));
+      for (const command of advertiseCommands(`FLOOD-${index}`)) await advertiser.write(command);
+    }
+    const fd = openSync(air.port(0), constants.O_RDWR | constants.O_NOCTTY);
+    for (const command of SCAN_WITH_DUPLICATES) writeSync(fd, command);
+    await until(() => air.stats(0).droppedPackets > 0, 'the backlog to fill up');
+    // The host dies and another opens the port at once, well before the air could tell.
+    closeSync(fd);
+    const next = await openHost(air.port(0));
+    await next.write(RESET);
+    // Before: the answer queued behind 64 KB of reports for the old host, or was dropped as
+    // one packet too many (then the UART driver waits for ever). Now what waited is dropped
+    // and only what socat already had comes first (the scan goes on until the Reset lands).
+    const staleBytes = await readUntil(next, RESET_COMPLETE);
+    expect(staleBytes).toBeLessThan(MAX_BACKLOG_BYTES / 4);
+    expect(air.stats(0).stalePackets).toBeGreaterThan(0);
+  });
+
+  it("does not let half a packet from the dead host swallow the new host's Reset", async () => {
+    const air = await startAir(1, 0.1);
+    const dying = await openHost(air.port(0));
+    // LE Set Advertising Parameters announces 15 parameter bytes; only 5 arrive.
+    await dying.write(Uint8Array.of(0x01, 0x06, 0x20, 0x0f, 0x20, 0x00, 0x20, 0x00, 0x00));
+    // (Had it not reached the air yet, the next opener's flush would take it out of the pty.)
+    await until(() => air.stats(0).pendingBytes === 9, 'the air to hold the half packet');
+    await dying.close();
+    const next = await openHost(air.port(0));
+    await next.write(RESET);
+    // Before: the Reset filled the half packet, no answer came, and the UART driver, which
+    // never repeats its Reset, waited for ever.
+    await readUntil(next, RESET_COMPLETE, 2_000);
+    expect(air.stats(0).commands).toBe(1);
+    expect(air.stats(0).abandonedPackets).toBe(1);
   });
 });

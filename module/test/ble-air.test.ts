@@ -1,5 +1,6 @@
 // The virtual BLE air with the real bleno (peripheral) and the real noble (central) in this
 // process, each on its own virtual controller over a pty, as HCI UART hosts.
+import type { EventEmitter } from 'node:events';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -32,16 +33,28 @@ async function startAir(options: VirtualAirOptions = {}): Promise<VirtualAir> {
   return air;
 }
 
+/**
+ * Stops a host. Its UART driver closes the port even while a write is in flight; that write
+ * then fails with EBADF and serialport emits 'error' on a port the driver has just taken its
+ * listeners off: an uncaught exception (about 1 run in 200 under load, when a host is stopped
+ * right after connecting). Nothing is lost, the host is stopping.
+ */
+function stopHost(host: Noble | Bleno): void {
+  host.stop();
+  type Internals = { _bindings?: { _hci?: { _socket?: { _serialDevice?: EventEmitter } } } };
+  (host as unknown as Internals)._bindings?._hci?._socket?._serialDevice?.on('error', () => {});
+}
+
 async function peripheral(air: VirtualAir, index: number, name: string): Promise<Bleno> {
   const bleno = blenoWithBindings('hci', air.bindings(index));
-  cleanups.push(() => bleno.stop());
+  cleanups.push(() => stopHost(bleno));
   await serveDemo(bleno, { name });
   return bleno;
 }
 
 function central(air: VirtualAir, index: number): Noble {
   const noble = nobleWithBindings('hci', air.bindings(index));
-  cleanups.push(() => noble.stop());
+  cleanups.push(() => stopHost(noble));
   return noble;
 }
 
@@ -152,19 +165,40 @@ describe('virtual BLE air with real noble and bleno in one process', () => {
     ]);
   });
 
-  // Known flake under heavy load (about 1 run in 3 with three suites at once): the restarted
-  // noble sometimes never powers on, most likely because stale controller output still in the
-  // pty pipeline reaches it around its Reset answer. Retried while issue #4 stays open for it.
-  it('lets a central host restart on the same port and connect again', { retry: 2 }, async () => {
+  it('lets a central host restart on the same port and connect again', async () => {
     const air = await startAir();
     await peripheral(air, 0, 'MINI-42');
     const first = central(air, 1);
     await (await findByName(first, 'MINI-42')).connectAsync();
-    first.stop();
+    stopHost(first);
     const second = central(air, 1);
     const target = await findByName(second, 'MINI-42');
     await target.connectAsync();
     expect((await (await demoCharacteristic(target)).readAsync()).toString()).toBe('MINI-42');
+  });
+
+  it('a central restarting while connected: the peripheral sees the old link time out', async () => {
+    const air = await startAir();
+    const packets = record(air);
+    const bleno = await peripheral(air, 0, 'MINI-42');
+    const first = central(air, 1);
+    await (await findByName(first, 'MINI-42')).connectAsync();
+    const oldLink = air.connections()[0]!;
+    const blenoSawIt = once(bleno, 'disconnect');
+    stopHost(first); // no Disconnect reaches the controller: the new host's Reset ends the link
+    const second = central(air, 1);
+    await second.waitForPoweredOnAsync();
+    await blenoSawIt;
+    expect(disconnectReasons(packets, 0)).toEqual([0x08]); // supervision timeout
+    expect(disconnectReasons(packets, 1)).toEqual([]); // its controller left silently
+    const target = await findByName(second, 'MINI-42');
+    await target.connectAsync();
+    expect((await (await demoCharacteristic(target)).readAsync()).toString()).toBe('MINI-42');
+    // The old link is gone from the air (nothing of it kept): only the new one is left.
+    const links = air.connections();
+    expect(links).toHaveLength(1);
+    expect(links[0]).toMatchObject({ central: 1, peripheral: 0, state: 'connected' });
+    expect(links[0]!.centralHandle).not.toBe(oldLink.centralHandle);
   });
 
   it('writes a btsnoop trace per controller on request', async () => {

@@ -66,6 +66,13 @@ export class H4Decoder<Side extends H4Side> {
     return this.pending.length;
   }
 
+  /** Throws away the incomplete packet held (its sender is known to be gone). */
+  abandon(): void {
+    if (this.pending.length === 0) return;
+    this.pending = new Uint8Array(0);
+    this.stats.abandonedPackets++;
+  }
+
   push(bytes: Uint8Array, now = 0): Array<PacketFrom<Side>> {
     if (this.pending.length > 0 && now - this.lastByteAt > this.abandonAfterMs) {
       this.pending = new Uint8Array(0);

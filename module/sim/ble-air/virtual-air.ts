@@ -13,6 +13,7 @@ import type { ControllerStats } from './controller.js';
 import { HciController } from './controller.js';
 import type { ControllerPacket, HostPacket } from './h4.js';
 import { encodePacket } from './h4.js';
+import { OP } from './hci.js';
 import type { HostPortStats } from './host-port.js';
 import { HostPort } from './host-port.js';
 import type { Position } from './propagation.js';
@@ -291,6 +292,8 @@ export class VirtualAir extends EventEmitter<VirtualAirEvents> {
       onPacket: (packet) => {
         if (this.closed) return;
         record('hostToController', packet, encodePacket(packet));
+        // What waits for the host is stale from here on (a restarted host's first word).
+        if (packet.kind === 'command' && packet.opcode === OP.reset) hostPort.hostReset();
         controller.receive(packet);
       },
       onLost: (reason) => this.emit('failure', reason),
