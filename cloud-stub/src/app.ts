@@ -9,9 +9,13 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { API_VERSION, getOpenApiDocument } from '@mini-sharing/shared-protocol/api';
 import type { CloudConfig } from './config.js';
 import type { CloudContext, CloudServer, NamedCloudPlugin } from './context.js';
+import { accountsPlugin } from './accounts/plugin.js';
+import { bearerAuthenticator } from './accounts/authenticate.js';
 import { firmwarePlugin } from './firmware/plugin.js';
 import { healthPlugin } from './health/plugin.js';
-import { identityNotAvailable, installAccessControl, type Authenticate } from './http/auth.js';
+import { installStationSignatures, StationRequestVerifier } from './stations/signature.js';
+import { stationsPlugin } from './stations/plugin.js';
+import { installAccessControl, type Authenticate } from './http/auth.js';
 import { errorHandler, notFoundHandler } from './http/errors.js';
 import { routeOptions } from './http/routes.js';
 import { TEST_PRINCIPAL_HEADER, testTokenAuthenticator } from './http/test-tokens.js';
@@ -22,6 +26,8 @@ import { vehiclesPlugin } from './vehicles/plugin.js';
 /** The domains, in registration order. */
 export const DOMAIN_PLUGINS: readonly NamedCloudPlugin[] = [
   { name: 'health', plugin: healthPlugin },
+  { name: 'accounts', plugin: accountsPlugin },
+  { name: 'stations', plugin: stationsPlugin },
   { name: 'vehicles', plugin: vehiclesPlugin },
   { name: 'firmware', plugin: firmwarePlugin },
 ];
@@ -29,7 +35,7 @@ export const DOMAIN_PLUGINS: readonly NamedCloudPlugin[] = [
 export interface BuildAppOptions {
   /** A store already open and migrated (tests); otherwise the app opens, migrates and closes one. */
   storage?: Storage;
-  /** Who is calling; default: test tokens when configured, else nobody (identity is not built). */
+  /** Who is calling; default: access tokens from sign-in, and test tokens when configured. */
   authenticate?: Authenticate;
   /**
    * More plugins after the domains: the module link registers here (its MQTT broker, embedded
@@ -58,17 +64,23 @@ export interface CloudApp {
   routes: readonly RegisteredRoute[];
 }
 
-function chooseAuthenticate(config: CloudConfig, given: Authenticate | undefined) {
-  if (given) return { authenticate: given, identityAvailable: true, testTokens: false };
+/**
+ * Who is calling: the given authenticator (tests), else access tokens from sign-in, and test
+ * tokens too when the cloud was started with their secret.
+ */
+function chooseAuthenticate(
+  config: CloudConfig,
+  given: Authenticate | undefined,
+  storage: Storage,
+  now: () => Date,
+) {
+  if (given) return { authenticate: given, testTokens: false };
   const secret = config.auth.testTokenSecret;
-  if (secret !== undefined) {
-    return {
-      authenticate: testTokenAuthenticator(secret),
-      identityAvailable: true,
-      testTokens: true,
-    };
-  }
-  return { authenticate: identityNotAvailable, identityAvailable: false, testTokens: false };
+  const fallback = secret === undefined ? undefined : testTokenAuthenticator(secret);
+  return {
+    authenticate: bearerAuthenticator(storage, now, fallback),
+    testTokens: fallback !== undefined,
+  };
 }
 
 export async function buildApp(
@@ -83,7 +95,13 @@ export async function buildApp(
     await storage.close();
     throw error;
   }
-  const context: CloudContext = { config, storage, now: options.now ?? (() => new Date()) };
+  const now = options.now ?? (() => new Date());
+  const context: CloudContext = {
+    config,
+    storage,
+    now,
+    stationRequests: new StationRequestVerifier(storage, now),
+  };
 
   const app: CloudServer = fastify({
     logger: options.logger ?? { level: config.log.level },
@@ -111,14 +129,13 @@ export async function buildApp(
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
 
-  const auth = chooseAuthenticate(config, options.authenticate);
-  installAccessControl(app, auth.authenticate, { identityAvailable: auth.identityAvailable });
+  const auth = chooseAuthenticate(config, options.authenticate, storage, context.now);
+  installAccessControl(app, auth.authenticate);
+  installStationSignatures(app, context.stationRequests);
   if (auth.testTokens) {
     app.log.warn(
       `test tokens are accepted (${TEST_PRINCIPAL_HEADER} header): for tests and local development only`,
     );
-  } else if (!auth.identityAvailable) {
-    app.log.info('identity is not built yet: only public routes answer');
   }
 
   await app.register(fastifySwagger, {
@@ -133,12 +150,10 @@ export async function buildApp(
       },
       components: {
         securitySchemes: {
-          testPrincipal: {
-            type: 'apiKey',
-            in: 'header',
-            name: TEST_PRINCIPAL_HEADER,
-            description:
-              'Test tokens (tests and local development) until accounts and station keys exist.',
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'The access token from POST /v1/auth/login.',
           },
         },
       },
@@ -148,7 +163,7 @@ export async function buildApp(
       if (schema === undefined || access === undefined || access === 'anonymous-allowed') {
         return { schema, url };
       }
-      return { schema: { ...schema, security: [{ testPrincipal: [] }] }, url };
+      return { schema: { ...schema, security: [{ bearer: [] }] }, url };
     },
   });
 

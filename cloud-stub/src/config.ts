@@ -95,8 +95,7 @@ export const CloudConfigSchema = Type.Object(
       {
         /**
          * Accept test tokens signed with this secret (tests and local development only; see
-         * src/http/test-tokens.ts). Absent in production: until identity lands, only public
-         * routes answer.
+         * src/http/test-tokens.ts). Absent in production: only access tokens from sign-in.
          */
         testTokenSecret: Type.Optional(Type.String({ minLength: 16 })),
       },

@@ -6,12 +6,15 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { CloudConfig } from './config.js';
+import type { StationRequestVerifier } from './stations/signature.js';
 import type { Storage } from './storage/storage.js';
 
 export interface CloudContext {
   readonly config: CloudConfig;
   readonly storage: Storage;
   readonly now: () => Date;
+  /** Checks station-signed requests (one nonce cache per app). */
+  readonly stationRequests: StationRequestVerifier;
 }
 
 /** The Fastify instance the plugins see: TypeBox schemas type requests and replies. */

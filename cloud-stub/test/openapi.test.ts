@@ -72,7 +72,7 @@ describe('the OpenAPI document', () => {
         expect(operation.responses[status], `${where} ${status}`).toBeDefined();
       }
       if (route.access !== 'anonymous-allowed') {
-        expect(operation.security, where).toEqual([{ testPrincipal: [] }]);
+        expect(operation.security, where).toEqual([{ bearer: [] }]);
         expect(operation.responses['401'], `${where} 401`).toBeDefined();
       }
     }

@@ -5,12 +5,15 @@
  *
  * Saving is an idempotent upsert by id; a mechanic's e-mail is unique across all dealers (one
  * account per person, whatever the portal), so a file that gives one address to two people is
- * refused whole.
+ * refused whole. An entry with a `password` (development seeds only) also gets a sign-in account
+ * with the same id: created with that password when missing, else its name, e-mail, role and
+ * dealer follow the directory and its password stays.
  */
 import type { Kysely, Transaction } from 'kysely';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Database } from '../storage/schema.js';
 import { isUniqueViolation } from '../storage/storage.js';
+import { hashPassword } from '../accounts/passwords.js';
 
 export const WORKSHOP_DIRECTORY_FORMAT = 'mini-sharing/workshop-directory';
 
@@ -22,6 +25,15 @@ export const MechanicEntrySchema = Type.Object(
     name: Type.String({ minLength: 1, maxLength: 200 }),
     email: Type.String({ format: 'email', maxLength: 254 }),
     role: Type.Union([Type.Literal('mechanic'), Type.Literal('dealer-admin')]),
+    password: Type.Optional(
+      Type.String({
+        minLength: 12,
+        maxLength: 1024,
+        description:
+          'DEVELOPMENT ONLY: creates the sign-in account with this password when it has none ' +
+          '(an existing account keeps its password). Never put real passwords in a seed file.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -82,6 +94,27 @@ export async function saveWorkshopDirectory(
 ): Promise<{ dealers: number; mechanics: number }> {
   const at = now.toISOString();
   let mechanics = 0;
+  // Hashing is slow (scrypt): done before the transaction, only for accounts still missing.
+  const withPassword = directory.dealers.flatMap((d) => d.mechanics).filter((m) => m.password);
+  const existing = new Set(
+    withPassword.length === 0
+      ? []
+      : (
+          await db
+            .selectFrom('accounts')
+            .select('id')
+            .where(
+              'id',
+              'in',
+              withPassword.map((m) => m.id),
+            )
+            .execute()
+        ).map((row) => row.id),
+  );
+  const hashes = new Map<string, string>();
+  for (const mechanic of withPassword) {
+    if (!existing.has(mechanic.id)) hashes.set(mechanic.id, await hashPassword(mechanic.password!));
+  }
   await db
     .transaction()
     .execute(async (trx) => {
@@ -105,6 +138,9 @@ export async function saveWorkshopDirectory(
           .execute();
         for (const mechanic of dealer.mechanics) {
           await saveMechanic(trx, dealer.id, mechanic, at);
+          if (mechanic.password) {
+            await saveStaffAccount(trx, dealer, mechanic, hashes.get(mechanic.id), at);
+          }
           mechanics++;
         }
       }
@@ -162,6 +198,40 @@ async function saveMechanic(
         updated_at: eb.ref('excluded.updated_at'),
       })),
     )
+    .execute();
+}
+
+/** The sign-in account of a directory entry with a (development) password. */
+async function saveStaffAccount(
+  trx: Transaction<Database>,
+  dealer: Static<typeof DealerEntrySchema>,
+  mechanic: Static<typeof MechanicEntrySchema>,
+  passwordHash: string | undefined,
+  at: string,
+): Promise<void> {
+  const fields = {
+    email: mechanic.email.toLowerCase(),
+    name: mechanic.name,
+    country: dealer.market,
+    role: mechanic.role,
+    dealer_id: dealer.id,
+    updated_at: at,
+  };
+  if (passwordHash === undefined) {
+    await trx.updateTable('accounts').set(fields).where('id', '=', mechanic.id).execute();
+    return;
+  }
+  await trx
+    .insertInto('accounts')
+    .values({
+      id: mechanic.id,
+      ...fields,
+      password_hash: passwordHash,
+      postal_address: null,
+      password_changed_at: at,
+      created_at: at,
+    })
+    .onConflict((conflict) => conflict.column('id').doUpdateSet(fields))
     .execute();
 }
 

@@ -5,9 +5,9 @@
  * the check runs at onRequest, before the body is read, so nobody gets a body parsed or
  * validated on a route they may not call.
  *
- * Identity (accounts, sessions, workshop station keys) is not built yet. Until it is, the
- * production default `identityNotAvailable` recognises nobody: only public routes answer.
- * Tests and local development use signed test tokens (test-tokens.ts).
+ * The app's authenticator resolves `Authorization: Bearer <access token>` to the session's
+ * account (accounts/authenticate.ts); tests and local development may also use signed test
+ * tokens (test-tokens.ts), accepted only when the cloud was started with their secret.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
@@ -19,11 +19,17 @@ import {
 import { ApiProblem } from './errors.js';
 
 /** An authenticated caller. Mechanics and dealer admins act for one dealer. */
-export type Principal =
+export type Principal = (
   | { role: 'customer'; accountId: string }
   | { role: 'mechanic'; accountId: string; dealerId: string }
   | { role: 'dealer-admin'; accountId: string; dealerId: string }
-  | { role: 'agent'; accountId: string };
+  | { role: 'agent'; accountId: string }
+) & {
+  /** The session the caller signed in with (absent for test tokens). */
+  sessionId?: string;
+  /** The workshop station the session was signed in at: its key must sign every request. */
+  stationId?: string;
+};
 
 /**
  * Resolves the caller: a Principal, or undefined for a request without credentials. Throws an
@@ -31,7 +37,7 @@ export type Principal =
  */
 export type Authenticate = (request: FastifyRequest) => Promise<Principal | undefined>;
 
-/** The production default until identity lands: nobody is recognised. */
+/** Recognises nobody (an app with only public routes, in tests). */
 export const identityNotAvailable: Authenticate = async () => undefined;
 
 declare module 'fastify' {
@@ -52,11 +58,7 @@ const listRoles = (roles: readonly Role[]): string =>
  * Installs the access check on `app` (the root instance, before any route): refuses to register
  * a route without declared access, and checks every request against its route's access.
  */
-export function installAccessControl(
-  app: FastifyInstance,
-  authenticate: Authenticate,
-  options: { identityAvailable: boolean },
-): void {
+export function installAccessControl(app: FastifyInstance, authenticate: Authenticate): void {
   app.decorateRequest('principal', undefined);
   app.addHook('onRoute', (route) => {
     if (route.config?.access === undefined) {
@@ -77,11 +79,8 @@ export function installAccessControl(
       throw new ApiProblem(
         401,
         'unauthenticated',
-        options.identityAvailable
-          ? `Sign in first: ${request.method} ${request.routeOptions.url} is for ${listRoles(access)} accounts.`
-          : `${request.method} ${request.routeOptions.url} is for ${listRoles(access)} accounts, ` +
-              `and this cloud cannot sign anyone in yet (identity is not built): only public ` +
-              `routes answer.`,
+        `Sign in first: ${request.method} ${request.routeOptions.url} is for ${listRoles(access)} ` +
+          `accounts (send Authorization: Bearer <access token> from POST /v1/auth/login).`,
       );
     }
     if (!mayCall(access, principal.role)) {

@@ -1,7 +1,7 @@
 /**
- * Test tokens: a stand-in for identity until accounts and station keys exist. A token is a
+ * Test tokens: a Principal without a sign-in, for tests and local development. A token is a
  * Principal, HMAC-SHA256-signed with a secret the cloud was started with, sent in the
- * `x-test-principal` header:
+ * `x-test-principal` header (real callers sign in: accounts/plugin.ts):
  *
  *   base64url(JSON principal) "." base64url(HMAC-SHA256(secret, that first part))
  *

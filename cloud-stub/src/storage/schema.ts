@@ -61,7 +61,56 @@ export interface FirmwareImageRevisionsTable {
   version: string;
 }
 
+export interface AccountsTable {
+  id: string;
+  /** Lower case; unique (one account per person across every portal). */
+  email: string;
+  /** `scrypt$<log2 N>$<r>$<p>$<salt b64url>$<hash b64url>` (accounts/passwords.ts). */
+  password_hash: string;
+  name: string;
+  /** ISO 3166-1 alpha-2. */
+  country: string;
+  /** JSON of the contract's PostalAddress; null when not given (staff from the directory). */
+  postal_address: string | null;
+  role: 'customer' | 'mechanic' | 'dealer-admin' | 'agent';
+  /** The dealer of a mechanic or dealer admin; null for the other roles. */
+  dealer_id: string | null;
+  password_changed_at: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface SessionsTable {
+  id: string;
+  /** SHA-256 of the access token, hex: a leaked table gives no usable token. */
+  token_hash: string;
+  account_id: string;
+  /** A customer's phone: its device public key (hex); null for other sessions. */
+  device_public_key: string | null;
+  created_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+  /** The workshop station the session was signed in at; every request must be signed by it. */
+  station_id: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export interface StationsTable {
+  id: string;
+  dealer_id: string;
+  name: string;
+  /** Ed25519, hex; unique (one key, one station). */
+  public_key: string;
+  status: 'pending' | 'approved';
+  requested_at: string;
+  approved_at: string | null;
+  /** The dealer admin's account id. */
+  approved_by: string | null;
+}
+
 export interface Database {
+  accounts: AccountsTable;
+  sessions: SessionsTable;
+  stations: StationsTable;
   dealers: DealersTable;
   mechanics: MechanicsTable;
   vehicle_orders: VehicleOrdersTable;
@@ -74,3 +123,6 @@ export type MechanicRow = Selectable<MechanicsTable>;
 export type VehicleOrderRow = Selectable<VehicleOrdersTable>;
 export type NewVehicleOrderRow = Insertable<VehicleOrdersTable>;
 export type FirmwareImageRow = Selectable<FirmwareImagesTable>;
+export type AccountRow = Selectable<AccountsTable>;
+export type SessionRow = Selectable<SessionsTable>;
+export type StationRow = Selectable<StationsTable>;

@@ -38,6 +38,9 @@ describeEngines('storage', (storage) => {
       'vehicle_orders',
       'firmware_images',
       'firmware_image_revisions',
+      'accounts',
+      'sessions',
+      'stations',
     ] as const) {
       await expect(db.selectFrom(table).selectAll().execute()).resolves.toEqual([]);
     }

@@ -28,6 +28,8 @@ export const API_ERROR_CODES = [
   'forbidden',
   /** The thing named in the path does not exist (unknown VIN, unknown image) or no such route. */
   'not-found',
+  /** Too many failed attempts (sign-in, password): wait the Retry-After seconds. */
+  'too-many-attempts',
   /** The request contradicts what is stored (a different image for the same version). */
   'conflict',
   /** The service is shutting down or its storage is unreachable; retry later. */
@@ -68,7 +70,7 @@ export const ApiErrorSchema = Type.Object(
 export type ApiError = Static<typeof ApiErrorSchema>;
 
 /** HTTP status codes a route may answer with the error shape. */
-export type ApiErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 500 | 503;
+export type ApiErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 500 | 503;
 
 /** The error responses of a route, for its response schema. */
 export function errorResponses<const S extends readonly ApiErrorStatus[]>(

@@ -6,9 +6,13 @@
 import type { Migration } from 'kysely';
 import type { StorageEngine } from '../storage.js';
 import { workshopRegistry } from './0001-workshop-registry.js';
+import { accounts } from './0002-accounts.js';
+import { stations } from './0003-stations.js';
 
 export type EngineMigration = (engine: StorageEngine) => Migration;
 
 export const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: EngineMigration]> = [
   ['0001-workshop-registry', workshopRegistry],
+  ['0002-accounts', accounts],
+  ['0003-stations', stations],
 ];
