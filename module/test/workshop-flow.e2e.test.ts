@@ -198,11 +198,11 @@ describe('a workshop visit over the service link', () => {
       limitMax: undefined,
       faultCode: 'U1C60',
     });
-    // The radio did not start: nothing measured (no value, so no unit), the fault stored.
+    // The radio did not start: nothing measured (no value, unit or limits), the fault stored.
     expect(measured('ble-radio')).toEqual({
       measuredValue: undefined,
       unit: '',
-      limitMin: -75,
+      limitMin: undefined,
       limitMax: undefined,
       faultCode: 'B1C40',
     });
