@@ -60,6 +60,42 @@ export interface FakeClock {
   setTime(nowMs: number): Promise<void>;
 }
 
+/**
+ * The car every in-process service test runs against: a 5GE MINI of the example fleet with the
+ * trust fixtures' VIN and module serial (plus `car` changes), its clock stopped at TEST_NOW_MS,
+ * the module's sim HAL on its bus, and the module clock as a FakeClock the test moves.
+ */
+export async function startTestCar(
+  dir: string,
+  fx: { vin: string; moduleSerial: string },
+  car: Partial<FleetVehicle> = {},
+): Promise<{ simCar: SimulatedCar; hal: SimHal; clock: FakeClock }> {
+  const base = exampleFleet().vehicles[0] as FleetVehicle;
+  const simCar = await startSimulatedCar({
+    fleetVehicle: {
+      ...base,
+      vin: fx.vin,
+      moduleHardware: { hardwareRevision: 'HW-C', moduleSerial: fx.moduleSerial },
+      ...car,
+    },
+    socketPath: join(dir, 'bus.sock'),
+    clock: { startMs: TEST_NOW_MS, timeScale: 0 },
+  });
+  const hal = await openSimHal({ socketPath: simCar.socketPath });
+  const clock: FakeClock = {
+    nowMs: TEST_NOW_MS,
+    timeKnown: true,
+    now() {
+      return this.nowMs;
+    },
+    async setTime(nowMs) {
+      this.nowMs = nowMs;
+      this.timeKnown = true;
+    },
+  };
+  return { simCar, hal, clock };
+}
+
 export interface ServiceKitOptions {
   /** Changes to the kit's car (a 5GE MINI with the fixtures' VIN and module serial). */
   car?: Partial<FleetVehicle>;
@@ -100,30 +136,7 @@ export interface ServiceKit {
 export async function openServiceKit(options: ServiceKitOptions = {}): Promise<ServiceKit> {
   const fx = await trustFixtures();
   const dir = await mkdtemp(join(tmpdir(), 'module-service-'));
-  const base = exampleFleet().vehicles[0] as FleetVehicle;
-  const fleetVehicle: FleetVehicle = {
-    ...base,
-    vin: fx.vin,
-    moduleHardware: { hardwareRevision: 'HW-C', moduleSerial: fx.moduleSerial },
-    ...options.car,
-  };
-  const simCar = await startSimulatedCar({
-    fleetVehicle,
-    socketPath: join(dir, 'bus.sock'),
-    clock: { startMs: TEST_NOW_MS, timeScale: 0 },
-  });
-  const hal = await openSimHal({ socketPath: simCar.socketPath });
-  const clock: FakeClock = {
-    nowMs: TEST_NOW_MS,
-    timeKnown: true,
-    now() {
-      return this.nowMs;
-    },
-    async setTime(nowMs) {
-      this.nowMs = nowMs;
-      this.timeKnown = true;
-    },
-  };
+  const { simCar, hal, clock } = await startTestCar(dir, fx, options.car);
   const elapsed = { ms: 0 };
   const vehicle = simCar.vehicle;
   const codedWith5ge = vehicle.identity.optionCodes;

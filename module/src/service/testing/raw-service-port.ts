@@ -31,16 +31,15 @@ import {
   trustFixtures,
   type TrustFixtures,
 } from '@mini-sharing/shared-protocol/trust/test-fixtures';
-import { exampleFleet, type FleetVehicle } from '@mini-sharing/shared-protocol/vehicle';
-import { startSimulatedCar, type SimulatedCar, type SimulatedVehicle } from '../../../sim/index.js';
-import { openSimHal, type SimHal } from '../../hal/sim/index.js';
+import type { SimulatedCar, SimulatedVehicle } from '../../../sim/index.js';
+import type { SimHal } from '../../hal/sim/index.js';
 import { openModuleStorage, type ModuleStorage } from '../../storage/index.js';
 import {
   createFirmwareHandlers,
   openFirmwareStores,
   type FirmwareStores,
 } from '../../firmware/firmware-service.js';
-import { ALL_OPERATIONS, moduleLink, type FakeClock } from '../service-test-kit.js';
+import { ALL_OPERATIONS, moduleLink, startTestCar, type FakeClock } from '../service-test-kit.js';
 
 export interface RawServicePort {
   fx: TrustFixtures;
@@ -93,30 +92,9 @@ export async function openRawServicePort(
 ): Promise<RawServicePort> {
   const fx = await trustFixtures();
   const dir = await mkdtemp(join(tmpdir(), 'module-raw-port-'));
-  const base = exampleFleet().vehicles[0] as FleetVehicle;
-  const simCar = await startSimulatedCar({
-    fleetVehicle: {
-      ...base,
-      vin: fx.vin,
-      moduleHardware: { hardwareRevision: 'HW-C', moduleSerial: fx.moduleSerial },
-    },
-    socketPath: join(dir, 'bus.sock'),
-    clock: { startMs: TEST_NOW_MS, timeScale: 0 },
-  });
+  const { simCar, hal, clock } = await startTestCar(dir, fx);
   // The charger on: flash_begin gets past its supply check into the announcement's own checks.
   if (options.charger ?? true) simCar.vehicle.setCharger(true);
-  const hal = await openSimHal({ socketPath: simCar.socketPath });
-  const clock: FakeClock = {
-    nowMs: TEST_NOW_MS,
-    timeKnown: true,
-    now() {
-      return this.nowMs;
-    },
-    async setTime(nowMs) {
-      this.nowMs = nowMs;
-      this.timeKnown = true;
-    },
-  };
   const elapsed = { ms: 0 };
   const storage = await openModuleStorage(join(dir, 'flash'));
   const stores = await openFirmwareStores(storage.records, {
