@@ -45,6 +45,15 @@ export class ManualClock implements Clock {
     this.#now = target;
   }
 
+  /**
+   * Set the clock back by `ms` (a rollback, not time passing): nothing fires, and every timer
+   * keeps the time it still had to wait.
+   */
+  setBack(ms: number): void {
+    this.#now -= ms;
+    for (const timer of this.#timers) timer.due -= ms;
+  }
+
   /** Number of timers waiting to fire. */
   get pendingTimers(): number {
     return this.#timers.length;
