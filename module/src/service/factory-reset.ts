@@ -14,7 +14,11 @@
  * last, ending with one entry saying what happened, so its sequence numbers keep rising.
  */
 import { ErrorCode } from '@mini-sharing/shared-protocol/messages';
-import { ServiceError, type RequestHandlers } from '@mini-sharing/shared-protocol/session';
+import {
+  ServiceError,
+  clipText,
+  type RequestHandlers,
+} from '@mini-sharing/shared-protocol/session';
 import { canonicalModuleSerial } from '@mini-sharing/shared-protocol/vehicle';
 import type { RecordStore } from '../storage/index.js';
 import type { FaultMemory } from './fault-codes.js';
@@ -53,8 +57,8 @@ export interface FactoryResetOptions {
   afterWipe?(): Promise<void>;
 }
 
-/** What the host named, clipped: the answer must fit in one frame whatever the host sent. */
-const clip = (text: string) => (text.length <= 40 ? text : `${text.slice(0, 39)}…`);
+/** How much of what the host named a refusal quotes back. */
+const MAX_NAMED_LENGTH = 40;
 
 export function createFactoryResetService(
   options: FactoryResetOptions,
@@ -69,7 +73,7 @@ export function createFactoryResetService(
           ErrorCode.BAD_REQUEST,
           named.trim() === ''
             ? `A factory reset must name the module serial to confirm it (this is ${ownSerial}); nothing was reset`
-            : `This is module ${ownSerial}, not ${JSON.stringify(clip(named))}: nothing was reset`,
+            : `This is module ${ownSerial}, not ${JSON.stringify(clipText(named, MAX_NAMED_LENGTH))}: nothing was reset`,
           { moduleSerial: ownSerial },
         );
       }

@@ -21,7 +21,7 @@
  */
 import { LogLevel } from '@mini-sharing/shared-protocol/messages';
 import { systemClock, type Clock, type TimerHandle } from '@mini-sharing/shared-protocol/clock';
-import type { RequestHandlers } from '@mini-sharing/shared-protocol/session';
+import { clipText, type RequestHandlers } from '@mini-sharing/shared-protocol/session';
 import type { RecordStore } from '../storage/index.js';
 
 export const LOG_SEGMENTS = 8;
@@ -90,10 +90,6 @@ function isSegmentRecord(value: unknown): value is SegmentRecord {
         entry[4].length <= MAX_MESSAGE_LENGTH,
     )
   );
-}
-
-function clip(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
 export interface ModuleLogOptions {
@@ -185,8 +181,8 @@ export class ModuleLog {
       sequence: this.#next++,
       timeMs: Math.max(0, Math.round(this.#now())),
       level,
-      component: clip(component, MAX_COMPONENT_LENGTH),
-      message: clip(message, MAX_MESSAGE_LENGTH),
+      component: clipText(component, MAX_COMPONENT_LENGTH),
+      message: clipText(message, MAX_MESSAGE_LENGTH),
     };
     const block = blockOf(entry.sequence);
     const oldestBlock = block - LOG_SEGMENTS + 1;

@@ -11,7 +11,11 @@ import {
   ProvisioningState,
   type ProvisionCommitRequest,
 } from '@mini-sharing/shared-protocol/messages';
-import { ServiceError, type RequestHandlers } from '@mini-sharing/shared-protocol/session';
+import {
+  ServiceError,
+  clipText,
+  type RequestHandlers,
+} from '@mini-sharing/shared-protocol/session';
 import {
   encodeModuleLinkSettings,
   provisioningNonceInput,
@@ -85,8 +89,6 @@ export function createProvisioningService(options: ProvisioningServiceOptions): 
 }
 
 const MAX_MESSAGE_LENGTH = 300;
-const clip = (text: string) =>
-  text.length <= MAX_MESSAGE_LENGTH ? text : `${text.slice(0, MAX_MESSAGE_LENGTH - 1)}…`;
 
 /** Every check of a commit; throws a ServiceError and stores nothing. */
 async function checkCommit(
@@ -121,7 +123,9 @@ async function checkCommit(
         ? ErrorCode.CERTIFICATE_INVALID
         : ErrorCode.BAD_REQUEST;
     // clipped: the message may quote what the host sent, and the answer must fit in one frame
-    throw new ServiceError(code, clip(settings.message), { reason: settings.reason });
+    throw new ServiceError(code, clipText(settings.message, MAX_MESSAGE_LENGTH), {
+      reason: settings.reason,
+    });
   }
   const vin = await readVin(vehicle);
   const certificate = await verifyModuleCertificate(request.moduleCertificate, {

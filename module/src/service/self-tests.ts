@@ -25,7 +25,11 @@ import {
   type SelfTestOutcome,
 } from '@mini-sharing/shared-protocol/diagnostics';
 import { ErrorCode, Operation } from '@mini-sharing/shared-protocol/messages';
-import { ServiceError, type RequestHandlers } from '@mini-sharing/shared-protocol/session';
+import {
+  ServiceError,
+  clipText,
+  type RequestHandlers,
+} from '@mini-sharing/shared-protocol/session';
 import type { ModuleHal } from '../hal/index.js';
 import { faultCodesOfTest, type FaultMemory } from './fault-codes.js';
 import type { IdentityStore } from './identity.js';
@@ -99,8 +103,6 @@ export function formatDetail(report: Omit<SelfTestReport, 'detail'>): string {
 /** Unknown ids a refusal names (clipped to MAX_ID_LENGTH characters each). */
 const MAX_IDS_NAMED = 8;
 const MAX_ID_LENGTH = 40;
-const clipId = (id: string) =>
-  id.length <= MAX_ID_LENGTH ? id : `${id.slice(0, MAX_ID_LENGTH - 1)}…`;
 
 /** The ids a request names, checked: unknown ids refuse the whole request. */
 export function requestedTests(testIds: readonly string[]): SelfTestId[] {
@@ -108,7 +110,7 @@ export function requestedTests(testIds: readonly string[]): SelfTestId[] {
   const unknown = testIds.filter((id) => !isSelfTestId(id));
   if (unknown.length > 0) {
     // Named back clipped: the answer must fit in one frame whatever the host sent.
-    const named = unknown.slice(0, MAX_IDS_NAMED).map(clipId);
+    const named = unknown.slice(0, MAX_IDS_NAMED).map((id) => clipText(id, MAX_ID_LENGTH));
     const more =
       unknown.length > MAX_IDS_NAMED ? ` and ${unknown.length - MAX_IDS_NAMED} more` : '';
     throw new ServiceError(

@@ -1,6 +1,7 @@
 export type { ByteChannel } from './channel.js';
 export { hello } from './hello.js';
 export { createChannelPair } from './channel.js';
+export { clipText } from './request-server.js';
 export { channelFromStream, type DuplexStreamLike } from './stream-channel.js';
 export {
   CancelledError,

@@ -180,7 +180,12 @@ function encodeAnswer(seq: number, response: Uint8Array): Uint8Array {
 const MAX_ERROR_MESSAGE = 1000;
 const MAX_ERROR_DETAILS = 16;
 const MAX_DETAIL_LENGTH = 200;
-const clip = (text: string, max: number) =>
+
+/**
+ * `text` cut to at most `max` characters, an ellipsis marking the cut: for texts that quote what
+ * the other end sent (error messages, log lines), so their size stays bounded.
+ */
+export const clipText = (text: string, max: number): string =>
   text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 
 function errorResponse(
@@ -191,13 +196,16 @@ function errorResponse(
   const bounded = Object.fromEntries(
     Object.entries(details)
       .slice(0, MAX_ERROR_DETAILS)
-      .map(([key, value]) => [clip(key, MAX_DETAIL_LENGTH), clip(value, MAX_DETAIL_LENGTH)]),
+      .map(([key, value]) => [
+        clipText(key, MAX_DETAIL_LENGTH),
+        clipText(value, MAX_DETAIL_LENGTH),
+      ]),
   );
   return encodeResponse(
     create(ResponseSchema, {
       body: {
         case: 'error',
-        value: { code, message: clip(message, MAX_ERROR_MESSAGE), details: bounded },
+        value: { code, message: clipText(message, MAX_ERROR_MESSAGE), details: bounded },
       },
     }),
   );
