@@ -8,7 +8,7 @@ import fastifySwagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { API_VERSION, getOpenApiDocument } from '@mini-sharing/shared-protocol/api';
 import type { CloudConfig } from './config.js';
-import type { CloudContext, CloudServer, NamedCloudPlugin } from './context.js';
+import type { CloudContext, CloudServer, ModuleLinkEndpoint, NamedCloudPlugin } from './context.js';
 import { accountsPlugin } from './accounts/plugin.js';
 import { bearerAuthenticator } from './accounts/authenticate.js';
 import { firmwarePlugin } from './firmware/plugin.js';
@@ -21,6 +21,8 @@ import { routeOptions } from './http/routes.js';
 import { TEST_PRINCIPAL_HEADER, testTokenAuthenticator } from './http/test-tokens.js';
 import { validatorCompiler } from './http/validation.js';
 import { migrateToLatest, openStorage, type Storage } from './storage/storage.js';
+import { openCloudKeys } from './keys/cloud-keys.js';
+import { DatabaseKeyStore } from './keys/db-key-store.js';
 import { vehiclesPlugin } from './vehicles/plugin.js';
 
 /** The domains, in registration order. */
@@ -83,6 +85,14 @@ function chooseAuthenticate(
   };
 }
 
+/** Where modules reach the broker, as configured (the embedded broker may pick its port later). */
+function configuredModuleLinkEndpoint(config: CloudConfig): ModuleLinkEndpoint {
+  const mqtt = config.mqtt;
+  return mqtt.mode === 'external'
+    ? { brokerUrl: mqtt.url }
+    : { brokerUrl: `mqtt://${mqtt.host}:${mqtt.port}` };
+}
+
 export async function buildApp(
   config: CloudConfig,
   options: BuildAppOptions = {},
@@ -96,11 +106,24 @@ export async function buildApp(
     throw error;
   }
   const now = options.now ?? (() => new Date());
+  let keys;
+  try {
+    keys = await openCloudKeys({
+      keysDir: config.keysDir,
+      store: new DatabaseKeyStore(storage.db, now),
+      now: () => now().getTime(),
+    });
+  } catch (error) {
+    if (ownStorage) await storage.close();
+    throw error;
+  }
   const context: CloudContext = {
     config,
     storage,
     now,
     stationRequests: new StationRequestVerifier(storage, now),
+    keys,
+    moduleLinkEndpoint: configuredModuleLinkEndpoint(config),
   };
 
   const app: CloudServer = fastify({

@@ -6,6 +6,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { CloudConfig } from './config.js';
+import type { CloudKeys } from './keys/cloud-keys.js';
 import type { StationRequestVerifier } from './stations/signature.js';
 import type { Storage } from './storage/storage.js';
 
@@ -15,6 +16,20 @@ export interface CloudContext {
   readonly now: () => Date;
   /** Checks station-signed requests (one nonce cache per app). */
   readonly stationRequests: StationRequestVerifier;
+  /** The cloud's root and signing keys (the set is stored in the database). */
+  readonly keys: CloudKeys;
+  /**
+   * Where modules reach the module link: what provisioning writes into their settings. From the
+   * configuration; the module link plugin sets the embedded broker's real address once it runs.
+   */
+  readonly moduleLinkEndpoint: ModuleLinkEndpoint;
+}
+
+export interface ModuleLinkEndpoint {
+  /** mqtt://host:port (embedded broker) or the external broker's URL. */
+  brokerUrl: string;
+  /** PEM of the CA modules trust for the broker, when it uses TLS. */
+  caCertificatePem?: string;
 }
 
 /** The Fastify instance the plugins see: TypeBox schemas type requests and replies. */

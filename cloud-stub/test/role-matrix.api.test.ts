@@ -83,6 +83,8 @@ const PASSWORD = 'the right password';
 const PARAMS: Record<string, string> = {
   vin: ORDER_5GE.vin,
   id: '0'.repeat(64),
+  /** A well-formed module serial the cloud does not know: admitted callers get 404. */
+  serial: 'MSM-24-999001-2',
 };
 
 describe('the role matrix', () => {

@@ -320,7 +320,9 @@ describe('key store', () => {
       CloudKeys.open({ root: seedSigner(testSeed('other root')), store: new FileKeyStore(path) }),
     ).rejects.toThrow(/not usable/);
     await writeFile(path, '{"version": 1, "current": {}}');
-    await expect(new FileKeyStore(path).load()).rejects.toThrow(/not a signing key file|current/);
+    await expect(new FileKeyStore(path).load()).rejects.toThrow(
+      /not a signing key document|current/,
+    );
     expect(await new FileKeyStore(join(dir, 'none.json')).load()).toBeUndefined();
   });
 

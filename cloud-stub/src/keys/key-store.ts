@@ -95,6 +95,38 @@ const writeFileKey = (key: StoredSigningKey): FileKey => ({
   certificate: toHex(key.certificate),
 });
 
+/** The set as a JSON document (file and database stores keep the same text). */
+export function keySetDocument(set: SigningKeySet): string {
+  const document: FileDocument = {
+    warning: 'PRIVATE: the cloud signing keys. Never commit or share this document.',
+    version: 1,
+    current: writeFileKey(set.current),
+    next: writeFileKey(set.next),
+    previous: set.previous.map(writeFileKey),
+  };
+  return `${JSON.stringify(document, null, 2)}\n`;
+}
+
+/** Reads keySetDocument's text; throws naming `where` when it is not one. */
+export function parseKeySetDocument(text: string, where: string): SigningKeySet {
+  let document: Partial<FileDocument>;
+  try {
+    document = JSON.parse(text) as Partial<FileDocument>;
+  } catch (error) {
+    throw new Error(`${where} is not JSON: the cloud's signing keys cannot be read`, {
+      cause: error,
+    });
+  }
+  if (document.version !== 1 || !Array.isArray(document.previous)) {
+    throw new Error(`${where} is not a signing key document of version 1`);
+  }
+  return {
+    current: readFileKey(document.current, `${where}: current`),
+    next: readFileKey(document.next, `${where}: next`),
+    previous: document.previous.map((key, i) => readFileKey(key, `${where}: previous[${i}]`)),
+  };
+}
+
 /**
  * One JSON file, readable only by its owner, replaced atomically (written beside it, then
  * renamed), so a crash during a rotation leaves the old set or the new one.
@@ -112,35 +144,13 @@ export class FileKeyStore implements KeyStore {
         cause: error,
       });
     }
-    let document: Partial<FileDocument>;
-    try {
-      document = JSON.parse(text) as Partial<FileDocument>;
-    } catch (error) {
-      throw new Error(`${this.path} is not JSON: the cloud's signing keys cannot be read`, {
-        cause: error,
-      });
-    }
-    if (document.version !== 1 || !Array.isArray(document.previous)) {
-      throw new Error(`${this.path} is not a signing key file of version 1`);
-    }
-    return {
-      current: readFileKey(document.current, `${this.path}: current`),
-      next: readFileKey(document.next, `${this.path}: next`),
-      previous: document.previous.map((key, i) => readFileKey(key, `${this.path}: previous[${i}]`)),
-    };
+    return parseKeySetDocument(text, this.path);
   }
 
   async save(set: SigningKeySet): Promise<void> {
-    const document: FileDocument = {
-      warning: 'PRIVATE: the cloud signing keys. Never commit or share this file.',
-      version: 1,
-      current: writeFileKey(set.current),
-      next: writeFileKey(set.next),
-      previous: set.previous.map(writeFileKey),
-    };
     await mkdir(dirname(this.path), { recursive: true });
     const temporary = `${this.path}.${process.pid}.tmp`;
-    await writeFile(temporary, `${JSON.stringify(document, null, 2)}\n`, { mode: 0o600 });
+    await writeFile(temporary, keySetDocument(set), { mode: 0o600 });
     await rename(temporary, this.path);
   }
 }

@@ -32,6 +32,15 @@ export const API_ERROR_CODES = [
   'too-many-attempts',
   /** The request contradicts what is stored (a different image for the same version). */
   'conflict',
+  /**
+   * A signature that should prove possession of a key does not verify, or the nonce it signs is
+   * unknown, used or expired (module registration).
+   */
+  'invalid-proof',
+  /** The car may not get a module: its vehicle order lacks option 5GE (details list the reasons). */
+  'not-eligible',
+  /** Too many issuances in a short time (workshop keys, authorizations): wait Retry-After seconds. */
+  'rate-limited',
   /** The service is shutting down or its storage is unreachable; retry later. */
   'unavailable',
   /** A bug on the cloud's side; the message says nothing more. */

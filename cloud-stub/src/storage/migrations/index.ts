@@ -8,6 +8,7 @@ import type { StorageEngine } from '../storage.js';
 import { workshopRegistry } from './0001-workshop-registry.js';
 import { accounts } from './0002-accounts.js';
 import { stations } from './0003-stations.js';
+import { moduleRegistry } from './0004-module-registry.js';
 
 export type EngineMigration = (engine: StorageEngine) => Migration;
 
@@ -15,4 +16,5 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: Engine
   ['0001-workshop-registry', workshopRegistry],
   ['0002-accounts', accounts],
   ['0003-stations', stations],
+  ['0004-module-registry', moduleRegistry],
 ];
