@@ -32,9 +32,9 @@ import { ACCOUNT_RULE, ADDRESS_RULE, Throttle } from './throttle.js';
 export type ActiveBookingCheck = (storage: Storage, accountId: string) => Promise<boolean>;
 export const noBookingsYet: ActiveBookingCheck = async () => false;
 
+// No password reset exists yet, so the message offers none.
 const WRONG_CREDENTIALS =
-  'The e-mail or the password is not right. Check both (the password is case-sensitive), or ' +
-  'reset the password.';
+  'The e-mail or the password is not right. Check both (the password is case-sensitive).';
 
 function tooManyAttempts(reply: FastifyReply, waitMs: number): ApiProblem {
   const seconds = Math.max(1, Math.ceil(waitMs / 1000));
