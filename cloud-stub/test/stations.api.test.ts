@@ -232,6 +232,20 @@ describeEngines('workshop stations', (storage) => {
     const replay = await cloud.app.inject(good);
     expect(replay.statusCode).toBe(401);
     expect(replay.json().error.message).toMatch(/nonce was used before/);
+    // Another cloud process on the same store refuses the replay too.
+    const second = await buildApp(testConfig(), {
+      storage: storage(),
+      logger: false,
+      now: () => now,
+    });
+    try {
+      const elsewhere = await second.app.inject(good);
+      expect(elsewhere.statusCode).toBe(401);
+      expect(elsewhere.json().error.message).toMatch(/nonce was used before/);
+      expect((await second.app.inject(await signed(stationKey, get))).statusCode).toBe(200);
+    } finally {
+      await second.app.close();
+    }
 
     expect((await cloud.app.inject({ ...get })).statusCode).toBe(401);
     const stale = await cloud.app.inject(

@@ -14,7 +14,7 @@ import {
   setPassword,
 } from './accounts.js';
 import { hashPassword, needsRehash, verifyPassword } from './passwords.js';
-import { ACCOUNT_RULE, Throttle } from './throttle.js';
+import { ACCOUNT_RULE, ADDRESS_RULE, Throttle } from './throttle.js';
 
 const now = new Date('2026-06-01T12:00:00Z');
 const FAST = { logN: 4, r: 8, p: 1 };
@@ -33,22 +33,43 @@ describe('password hashes', () => {
   });
 });
 
-describe('the throttle', () => {
-  it('lets 5 failures pass, then locks for 1 s, 2 s, 4 s … and forgets a success', () => {
-    const throttle = new Throttle(ACCOUNT_RULE);
-    for (let i = 0; i < 5; i++) throttle.failed('k', 0);
-    expect(throttle.waitMs('k', 0)).toBe(0);
-    throttle.failed('k', 0);
-    expect(throttle.waitMs('k', 0)).toBe(1000);
-    throttle.failed('k', 1000);
-    expect(throttle.waitMs('k', 1000)).toBe(2000);
-    throttle.failed('k', 3000);
-    expect(throttle.waitMs('k', 3000)).toBe(4000);
-    for (let i = 0; i < 40; i++) throttle.failed('k', 7000);
-    expect(throttle.waitMs('k', 7000)).toBe(ACCOUNT_RULE.maxDelayMs);
-    throttle.succeeded('k');
-    expect(throttle.waitMs('k', 7000)).toBe(0);
-    expect(throttle.waitMs('other', 0)).toBe(0);
+describeEngines('the throttle', (storage) => {
+  it('lets 5 failures pass, then locks for 1 s, 2 s, 4 s … and forgets a success', async () => {
+    const throttle = new Throttle(storage().db, 'account', ACCOUNT_RULE);
+    for (let i = 0; i < 5; i++) await throttle.failed('k', 0);
+    expect(await throttle.waitMs('k', 0)).toBe(0);
+    await throttle.failed('k', 0);
+    expect(await throttle.waitMs('k', 0)).toBe(1000);
+    await throttle.failed('k', 1000);
+    expect(await throttle.waitMs('k', 1000)).toBe(2000);
+    await throttle.failed('k', 3000);
+    expect(await throttle.waitMs('k', 3000)).toBe(4000);
+    for (let i = 0; i < 40; i++) await throttle.failed('k', 7000);
+    expect(await throttle.waitMs('k', 7000)).toBe(ACCOUNT_RULE.maxDelayMs);
+    await throttle.succeeded('k');
+    expect(await throttle.waitMs('k', 7000)).toBe(0);
+    expect(await throttle.waitMs('other', 0)).toBe(0);
+  });
+
+  it('is shared by every process on the store, keeps scopes apart, and forgets after an hour', async () => {
+    // Two throttles on one store stand for two cloud processes.
+    const one = new Throttle(storage().db, 'account', ACCOUNT_RULE);
+    const two = new Throttle(storage().db, 'account', ACCOUNT_RULE);
+    const addresses = new Throttle(storage().db, 'address', ADDRESS_RULE);
+    for (let i = 0; i < 3; i++) await one.failed('k', 0);
+    for (let i = 0; i < 3; i++) await two.failed('k', 0);
+    expect(await one.waitMs('k', 0)).toBe(1000);
+    expect(await two.waitMs('k', 0)).toBe(1000);
+    expect(await addresses.waitMs('k', 0)).toBe(0);
+    // Concurrent failures are all counted.
+    await Promise.all(Array.from({ length: 4 }, () => two.failed('c', 0)));
+    await Promise.all(Array.from({ length: 2 }, () => one.failed('c', 0)));
+    expect(await one.waitMs('c', 0)).toBe(1000);
+    // An hour after the last failure the count starts over.
+    const later = ACCOUNT_RULE.forgetAfterMs + 1;
+    expect(await one.waitMs('k', later)).toBe(0);
+    await one.failed('k', later);
+    expect(await one.waitMs('k', later)).toBe(0);
   });
 });
 

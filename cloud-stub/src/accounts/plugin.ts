@@ -48,8 +48,8 @@ function tooManyAttempts(reply: FastifyReply, waitMs: number): ApiProblem {
 
 export const accountsPlugin: CloudPlugin = async (app, { context }) => {
   const { db } = context.storage;
-  const accounts = new Throttle(ACCOUNT_RULE);
-  const addresses = new Throttle(ADDRESS_RULE);
+  const accounts = new Throttle(db, 'account', ACCOUNT_RULE);
+  const addresses = new Throttle(db, 'address', ADDRESS_RULE);
   const hasActiveBooking: ActiveBookingCheck = noBookingsYet;
 
   app.route({
@@ -61,8 +61,8 @@ export const accountsPlugin: CloudPlugin = async (app, { context }) => {
       const accountKey = `email:${email}`;
       const addressKey = `ip:${request.ip}`;
       const wait = Math.max(
-        accounts.waitMs(accountKey, nowMs),
-        addresses.waitMs(addressKey, nowMs),
+        await accounts.waitMs(accountKey, nowMs),
+        await addresses.waitMs(addressKey, nowMs),
       );
       if (wait > 0) throw tooManyAttempts(reply, wait);
 
@@ -72,11 +72,11 @@ export const accountsPlugin: CloudPlugin = async (app, { context }) => {
         account?.password_hash ?? (await dummyPasswordHash()),
       );
       if (!account || !matches) {
-        accounts.failed(accountKey, nowMs);
-        addresses.failed(addressKey, nowMs);
+        await accounts.failed(accountKey, nowMs);
+        await addresses.failed(addressKey, nowMs);
         throw new ApiProblem(401, 'unauthenticated', WRONG_CREDENTIALS);
       }
-      accounts.succeeded(accountKey);
+      await accounts.succeeded(accountKey);
 
       const now = context.now();
       if (account.role === 'customer') {
@@ -157,10 +157,10 @@ export const accountsPlugin: CloudPlugin = async (app, { context }) => {
       if (!account) throw new ApiProblem(404, 'not-found', 'This account does not exist any more.');
       const nowMs = context.now().getTime();
       const key = `email:${account.email}`;
-      const wait = accounts.waitMs(key, nowMs);
+      const wait = await accounts.waitMs(key, nowMs);
       if (wait > 0) throw tooManyAttempts(reply, wait);
       if (!(await verifyPassword(request.body.currentPassword, account.password_hash))) {
-        accounts.failed(key, nowMs);
+        await accounts.failed(key, nowMs);
         throw new ApiProblem(
           403,
           'forbidden',
@@ -168,7 +168,7 @@ export const accountsPlugin: CloudPlugin = async (app, { context }) => {
           [{ path: 'body.currentPassword', message: 'not the current password' }],
         );
       }
-      accounts.succeeded(key);
+      await accounts.succeeded(key);
       if (request.body.newPassword === request.body.currentPassword) {
         throw new ApiProblem(
           400,

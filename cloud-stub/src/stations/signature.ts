@@ -12,7 +12,7 @@ import {
 import { fromHex, verifyEd25519 } from '@mini-sharing/shared-protocol/crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiProblem } from '../http/errors.js';
-import type { Storage } from '../storage/storage.js';
+import { isUniqueViolation, type Storage } from '../storage/storage.js';
 import { findStation } from './stations.js';
 
 declare module 'fastify' {
@@ -24,7 +24,8 @@ declare module 'fastify' {
 
 const NONCE = /^[A-Za-z0-9_-]{16,64}$/;
 const SIGNATURE = /^[0-9a-f]{128}$/;
-const MAX_NONCES = 200_000;
+/** Expired nonces are deleted once every this many signed requests (per process). */
+const SWEEP_EVERY = 1000;
 
 const refuse = (why: string): ApiProblem =>
   new ApiProblem(
@@ -34,8 +35,7 @@ const refuse = (why: string): ApiProblem =>
   );
 
 export class StationRequestVerifier {
-  /** `${stationId} ${nonce}` -> when it may be forgotten (ms). */
-  private readonly nonces = new Map<string, number>();
+  private requestsSinceSweep = 0;
 
   constructor(
     private readonly storage: Storage,
@@ -69,9 +69,6 @@ export class StationRequestVerifier {
     if (!station || station.status !== 'approved') {
       throw refuse('the station is not an approved station');
     }
-    const nonceKey = `${stationId} ${nonce}`;
-    const seen = this.nonces.get(nonceKey);
-    if (seen !== undefined && seen > now) throw refuse('this nonce was used before (a replay)');
     const message = stationRequestMessage({
       method: request.method,
       path: request.url,
@@ -81,13 +78,29 @@ export class StationRequestVerifier {
     });
     const valid = await verifyEd25519(fromHex(station.public_key), message, fromHex(signature));
     if (!valid) throw refuse('the signature does not match this request and station');
-    this.remember(nonceKey, now + 2 * STATION_SIGNATURE_WINDOW_MS, now);
+    await this.remember(stationId, nonce, now);
   }
 
-  private remember(key: string, until: number, now: number): void {
-    this.nonces.set(key, until);
-    if (this.nonces.size <= MAX_NONCES) return;
-    for (const [k, expiry] of this.nonces) if (expiry <= now) this.nonces.delete(k);
+  /** Stores the nonce; throws the replay refusal when it was stored before. */
+  private async remember(stationId: string, nonce: string, now: number): Promise<void> {
+    const { db } = this.storage;
+    try {
+      await db
+        .insertInto('station_request_nonces')
+        .values({
+          station_id: stationId,
+          nonce,
+          expires_at_ms: now + 2 * STATION_SIGNATURE_WINDOW_MS,
+        })
+        .execute();
+    } catch (error) {
+      if (isUniqueViolation(error)) throw refuse('this nonce was used before (a replay)');
+      throw error;
+    }
+    if (++this.requestsSinceSweep >= SWEEP_EVERY) {
+      this.requestsSinceSweep = 0;
+      await db.deleteFrom('station_request_nonces').where('expires_at_ms', '<', now).execute();
+    }
   }
 }
 

@@ -273,6 +273,21 @@ export interface CloudSigningKeysTable {
   updated_at: string;
 }
 
+/** The sign-in throttle's failure count per key (accounts/throttle.ts). */
+export interface ThrottleEntriesTable {
+  key: string;
+  failures: number;
+  last_failure_ms: Millis;
+  locked_until_ms: Millis;
+}
+
+/** Nonces of station-signed requests, kept while a replay could still be in the time window. */
+export interface StationRequestNoncesTable {
+  station_id: string;
+  nonce: string;
+  expires_at_ms: Millis;
+}
+
 export interface Database {
   accounts: AccountsTable;
   sessions: SessionsTable;
@@ -293,6 +308,8 @@ export interface Database {
   module_fault_codes: ModuleFaultCodesTable;
   module_retained_state: ModuleRetainedStateTable;
   cloud_signing_keys: CloudSigningKeysTable;
+  throttle_entries: ThrottleEntriesTable;
+  station_request_nonces: StationRequestNoncesTable;
 }
 
 export type DealerRow = Selectable<DealersTable>;

@@ -9,6 +9,7 @@ import { workshopRegistry } from './0001-workshop-registry.js';
 import { accounts } from './0002-accounts.js';
 import { stations } from './0003-stations.js';
 import { moduleRegistry } from './0004-module-registry.js';
+import { sharedGuards } from './0005-shared-guards.js';
 
 export type EngineMigration = (engine: StorageEngine) => Migration;
 
@@ -17,4 +18,5 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: Engine
   ['0002-accounts', accounts],
   ['0003-stations', stations],
   ['0004-module-registry', moduleRegistry],
+  ['0005-shared-guards', sharedGuards],
 ];
