@@ -41,6 +41,8 @@ export interface Storage {
   readonly db: Kysely<Database>;
   /** Where the data is, for logs (no password). */
   readonly location: string;
+  /** The PostgreSQL schema the tables live in, when not the default one. */
+  readonly schema?: string;
   close(): Promise<void>;
 }
 
@@ -87,6 +89,7 @@ export function openStorage(config: StorageConfig): Storage {
   return {
     engine: 'postgres',
     db,
+    ...(config.schema === undefined ? {} : { schema: config.schema }),
     location: `postgres ${withoutPassword(config.url)}${config.schema ? ` schema ${config.schema}` : ''}`,
     close: () => db.destroy(),
   };
@@ -101,7 +104,13 @@ function migrationProvider(engine: StorageEngine): MigrationProvider {
 
 /** Brings the schema to the latest migration; throws with the failing migration's name. */
 export async function migrateToLatest(storage: Storage): Promise<string[]> {
-  const migrator = new Migrator({ db: storage.db, provider: migrationProvider(storage.engine) });
+  const migrator = new Migrator({
+    db: storage.db,
+    provider: migrationProvider(storage.engine),
+    // Kysely looks for its own tables in every schema unless told which: a store in its own
+    // schema would find another schema's migration lock and never create its own.
+    ...(storage.schema === undefined ? {} : { migrationTableSchema: storage.schema }),
+  });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((result) => result.status === 'Error');
   if (error !== undefined || failed) {
