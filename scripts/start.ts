@@ -3,8 +3,8 @@
  * started; Ctrl-C stops everything. Today: the example fleet's cars with their modules (booted
  * from signed firmware images) on virtual serial lines, each module serving the key link on one
  * virtual BLE air that also has controllers for phones (their paths are printed), and the cloud
- * (cloud-stub on its embedded SQLite store, seeded when empty). The workshop app joins with its
- * issue.
+ * (cloud-stub on its embedded SQLite store, seeded when empty, with the module link's embedded
+ * MQTT broker). The workshop app joins with its issue.
  */
 import { join } from 'node:path';
 import { describeFleet, startFleet } from '@mini-sharing/module/sim';
@@ -40,9 +40,14 @@ try {
   console.log(
     `Cloud: ${cloud.url} (seeded dealers, vehicle orders and firmware; API document at ${cloud.url}/openapi.json).`,
   );
+  if (cloud.moduleLink) {
+    console.log(
+      `Module link: modules connect to ${cloud.moduleLink.moduleBrokerUrl} (MQTT, ${cloud.moduleLink.embeddedBroker ? 'the cloud’s embedded broker' : 'an external broker'}).`,
+    );
+  }
 } catch (error) {
   console.log(
-    `Cloud not started: ${error instanceof Error ? error.message : String(error)} (set CLOUD_STUB_PORT to use another port).`,
+    `Cloud not started: ${error instanceof Error ? error.message : String(error)} (set CLOUD_STUB_PORT or CLOUD_STUB_MQTT_PORT to use other ports).`,
   );
 }
 console.log('Not yet part of the simulated workshop: the workshop app.');

@@ -2,7 +2,7 @@
 /**
  * cloud-stub's command line:
  *
- *   cloud-stub serve [--no-seed] [--port N] [--host H] [storage flags]
+ *   cloud-stub serve [--no-seed] [--no-module-link] [--port N] [--host H] [storage flags]
  *   cloud-stub migrate [storage flags]
  *   cloud-stub seed <file>... [storage flags]
  *   cloud-stub test-token <customer|mechanic|dealer-admin|agent> [--account ID] [--dealer ID]
@@ -23,11 +23,12 @@ import { closeOnSignals, startCloud } from './server.js';
 import { migrateToLatest, openStorage } from './storage/storage.js';
 
 const USAGE = `usage:
-  cloud-stub serve [--no-seed] [--host H] [--port N] [storage flags]
+  cloud-stub serve [--no-seed] [--no-module-link] [--host H] [--port N] [storage flags]
   cloud-stub migrate [storage flags]
   cloud-stub seed <file>... [storage flags]
   cloud-stub test-token <customer|mechanic|dealer-admin|agent> [--account ID] [--dealer ID]
 storage flags: --engine sqlite|postgres  --sqlite-file PATH|:memory:  --postgres-url URL
+the module link's broker: CLOUD_STUB_MQTT_PORT (embedded, default 1884) or CLOUD_STUB_MQTT_URL
 seed files: a workshop directory (cloud-stub/seed/directory.json), a fleet file
   (shared-protocol/src/vehicle/example-fleet.json), a firmware catalog
   (cloud-stub/seed/firmware-catalog.json) or .msfw images`;
@@ -39,6 +40,7 @@ const OPTIONS = {
   host: { type: 'string' },
   port: { type: 'string' },
   'no-seed': { type: 'boolean' },
+  'no-module-link': { type: 'boolean' },
   account: { type: 'string' },
   dealer: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -78,7 +80,10 @@ function configFromFlags(flags: Flags): CloudConfig {
 
 async function serve(flags: Flags): Promise<void> {
   const config = configFromFlags(flags);
-  const cloud = await startCloud(config, { seedWhenEmpty: !flags['no-seed'] });
+  const cloud = await startCloud(config, {
+    seedWhenEmpty: !flags['no-seed'],
+    moduleLink: !flags['no-module-link'],
+  });
   closeOnSignals(cloud);
 }
 

@@ -6,19 +6,33 @@
 import { buildApp, type BuildAppOptions, type CloudApp } from './app.js';
 import type { CloudConfig } from './config.js';
 import { releaseKeysOf } from './firmware/release-keys.js';
+import type { ModuleLink } from './module-link/module-link.js';
+import { moduleLinkPlugin } from './module-link/plugin.js';
 import { seedDefaultsIfEmpty } from './seed/defaults.js';
 
 export interface RunningCloud extends CloudApp {
   /** http://host:port */
   url: string;
+  /** The module link (MQTT), unless started without it. */
+  moduleLink: ModuleLink | undefined;
   close(): Promise<void>;
 }
 
 export async function startCloud(
   config: CloudConfig,
-  options: BuildAppOptions & { seedWhenEmpty?: boolean } = {},
+  options: BuildAppOptions & {
+    seedWhenEmpty?: boolean;
+    /** Default true: run the module link (its broker per config.mqtt) with the HTTP API. */
+    moduleLink?: boolean;
+  } = {},
 ): Promise<RunningCloud> {
-  const cloud = await buildApp(config, options);
+  const cloud = await buildApp(config, {
+    ...options,
+    plugins: [
+      ...(options.moduleLink === false ? [] : [moduleLinkPlugin()]),
+      ...(options.plugins ?? []),
+    ],
+  });
   const { app, context } = cloud;
   try {
     if (options.seedWhenEmpty) {
@@ -30,9 +44,10 @@ export async function startCloud(
     }
     const url = await app.listen({ host: config.http.host, port: config.http.port });
     app.log.info(
-      `cloud-stub serving ${url} (store: ${context.storage.location}); API document at ${url}/openapi.json`,
+      `cloud-stub serving ${url} (store: ${context.storage.location}); API document at ${url}/openapi.json` +
+        (app.moduleLink ? `; modules connect to ${app.moduleLink.moduleBrokerUrl}` : ''),
     );
-    return { ...cloud, url, close: () => app.close() };
+    return { ...cloud, url, moduleLink: app.moduleLink, close: () => app.close() };
   } catch (error) {
     await app.close();
     throw error;

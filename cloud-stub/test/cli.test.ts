@@ -4,6 +4,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -64,7 +65,8 @@ describe('cloud-stub CLI', () => {
       [...CLI, 'serve', '--no-seed', '--port', '0', '--sqlite-file', file],
       {
         cwd: PACKAGE_DIR,
-        env: cleanEnv(),
+        // Any free port for the module link's broker: 1884 may be taken by a running cloud.
+        env: { ...cleanEnv(), CLOUD_STUB_MQTT_PORT: '0' },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -81,6 +83,18 @@ describe('cloud-stub CLI', () => {
       });
       child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
       child.on('exit', () => fail(new Error(`exited before serving:\n${output}`)));
+    });
+    const broker = /modules connect to mqtt:\/\/127\.0\.0\.1:(\d+)/.exec(output);
+    expect(broker, output).not.toBeNull();
+    const brokerPort = Number(broker![1]);
+    expect(brokerPort).toBeGreaterThan(0);
+    expect(brokerPort).not.toBe(1884);
+    await new Promise<void>((done, fail) => {
+      const socket = connect(brokerPort, '127.0.0.1', () => {
+        socket.destroy();
+        done();
+      });
+      socket.on('error', fail);
     });
     const health = await fetch(`${url}/health`);
     expect(await health.json()).toEqual({ status: 'ok', checks: { storage: 'ok' } });

@@ -12,3 +12,5 @@ export {
   type IntakeResult,
 } from './intake.js';
 export * from './module-link.js';
+export * from './db-stores.js';
+export * from './plugin.js';

@@ -1,0 +1,92 @@
+/**
+ * The module link inside the cloud app: starts the link (embedded aedes broker or any broker by
+ * URL, per `config.mqtt`) on the database stores and the app's keys, tells provisioning where
+ * modules connect (`context.moduleLinkEndpoint`, the embedded broker's real port once it
+ * listens), exposes the running link as `app.moduleLink`, and closes it when the app closes.
+ *
+ * Close order: Fastify runs onClose hooks last-registered first, after the HTTP server stopped
+ * taking requests and those in flight finished; this hook is registered after buildApp's storage
+ * hook, so the link (client, then embedded broker) closes before the store.
+ */
+import { PresenceState } from '@mini-sharing/shared-protocol/link';
+import type { CloudPlugin, NamedCloudPlugin } from '../context.js';
+import type { ModuleLinkConfig } from './config.js';
+import {
+  DatabaseModuleDirectory,
+  DatabaseModuleReports,
+  DatabaseRetainedState,
+  type ModuleConnection,
+} from './db-stores.js';
+import { startModuleLink, type ModuleLink } from './module-link.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The running module link; undefined when the app runs without it (most route tests). */
+    moduleLink: ModuleLink | undefined;
+  }
+}
+
+export interface ModuleLinkPluginOptions {
+  /**
+   * Overrides of the link's settings on top of what `config.mqtt` gives (tests on a shared broker
+   * set a unique client id and no persistent session; timings).
+   */
+  link?: Partial<ModuleLinkConfig>;
+}
+
+/** The plugin; `moduleLinkPlugin()` is what startCloud registers. */
+export function moduleLinkPlugin(options: ModuleLinkPluginOptions = {}): NamedCloudPlugin {
+  const plugin: CloudPlugin = async (app, { context }) => {
+    const { storage, config, moduleLinkEndpoint } = context;
+    const reports = new DatabaseModuleReports(storage.db);
+    const now = () => context.now().getTime();
+    const linkConfig: ModuleLinkConfig = {
+      broker: config.mqtt,
+      ...(moduleLinkEndpoint.caCertificatePem === undefined
+        ? {}
+        : { moduleCaCertificatePem: moduleLinkEndpoint.caCertificatePem }),
+      ...options.link,
+    };
+    const link = await startModuleLink({
+      config: linkConfig,
+      keys: context.keys,
+      directory: new DatabaseModuleDirectory(storage.db),
+      reports,
+      state: new DatabaseRetainedState(storage.db, now),
+      logger: app.log.child({ component: 'module-link' }),
+      now,
+    });
+    moduleLinkEndpoint.brokerUrl = link.moduleBrokerUrl;
+
+    // Connections the embedded broker holds, by the presences taken: they end when it stops.
+    const online = new Map<string, Uint8Array>();
+    link.onReport((report) => {
+      if (report.kind !== 'presence') return;
+      if (report.presence.state === PresenceState.ONLINE) {
+        online.set(report.serial, report.presence.connectionId);
+      } else {
+        online.delete(report.serial);
+      }
+    });
+
+    app.decorate('moduleLink', link);
+    app.addHook('onClose', async () => {
+      await link.close();
+      if (link.embeddedBroker && online.size > 0) {
+        const connections: ModuleConnection[] = [...online].map(([serial, connectionId]) => ({
+          serial,
+          connectionId,
+        }));
+        await reports.markConnectionsLost(connections, now());
+      }
+      app.log.info('module link closed');
+    });
+    app.log.info(
+      { brokerUrl: link.moduleBrokerUrl, embedded: link.embeddedBroker !== undefined },
+      `module link: modules connect to ${link.moduleBrokerUrl}`,
+    );
+  };
+  // Not encapsulated (what fastify-plugin does): the decorator and the close hook sit on the app.
+  (plugin as unknown as Record<symbol, boolean>)[Symbol.for('skip-override')] = true;
+  return { name: 'module-link', plugin };
+}
