@@ -12,7 +12,11 @@ import type { CloudContext, CloudServer, ModuleLinkEndpoint, NamedCloudPlugin } 
 import { accountsPlugin } from './accounts/plugin.js';
 import { bearerAuthenticator } from './accounts/authenticate.js';
 import { firmwarePlugin } from './firmware/plugin.js';
+import { grantsPlugin } from './grants/plugin.js';
 import { healthPlugin } from './health/plugin.js';
+import { installationPlugin } from './installation/plugin.js';
+import { lookupsPlugin } from './lookups/plugin.js';
+import { modulesPlugin } from './modules/plugin.js';
 import { installStationSignatures, StationRequestVerifier } from './stations/signature.js';
 import { stationsPlugin } from './stations/plugin.js';
 import { installAccessControl, type Authenticate } from './http/auth.js';
@@ -32,6 +36,10 @@ export const DOMAIN_PLUGINS: readonly NamedCloudPlugin[] = [
   { name: 'stations', plugin: stationsPlugin },
   { name: 'vehicles', plugin: vehiclesPlugin },
   { name: 'firmware', plugin: firmwarePlugin },
+  { name: 'modules', plugin: modulesPlugin },
+  { name: 'grants', plugin: grantsPlugin },
+  { name: 'installation', plugin: installationPlugin },
+  { name: 'lookups', plugin: lookupsPlugin },
 ];
 
 export interface BuildAppOptions {

@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_ROUTES, signStationRequest } from '@mini-sharing/shared-protocol/api';
+import { sampleInstallationReportJson } from '@mini-sharing/shared-protocol/diagnostics';
 import { seedSigner, toHex, utf8, type Signer } from '@mini-sharing/shared-protocol/crypto';
 import { testSeed } from '@mini-sharing/shared-protocol/trust/test-fixtures';
 import { buildApp, type CloudApp } from '../src/app.js';
@@ -51,6 +52,17 @@ const MATRIX: Record<Operation, readonly [number, number, number, number, number
   registerStation: /*      */ [400, 400, 400, 400, 400, 400],
   listStations: /*         */ [403, 403, 403, 200, 403, 401],
   approveStation: /*       */ [403, 403, 403, 404, 403, 401],
+  createRegistrationNonce: [403, 201, 201, 403, 403, 401],
+  registerModule: /*       */ [403, 400, 400, 403, 403, 401],
+  decommissionModule: /*   */ [403, 403, 403, 404, 403, 401],
+  // Grants need a station session: the matrix's dealer admin signs in without one (403).
+  issueWorkshopTestKey: /* */ [403, 404, 404, 403, 403, 401],
+  issueServiceAuthorization: [403, 404, 404, 403, 403, 401],
+  // A station session is checked first (the matrix's dealer admin has none: 403), then the module.
+  submitInstallationReport: [403, 404, 404, 403, 403, 401],
+  getModuleRecord: /*      */ [403, 404, 404, 404, 404, 401],
+  getVehicleModuleRecord: /**/ [403, 404, 404, 404, 404, 401],
+  listAuditLog: /*         */ [403, 403, 403, 403, 200, 401],
 };
 
 /** A request each route answers deterministically once the caller is let in. */
@@ -77,6 +89,21 @@ const REQUESTS: Record<Operation, { payload?: object }> = {
   registerStation: { payload: {} },
   listStations: {},
   approveStation: {},
+  createRegistrationNonce: {},
+  registerModule: { payload: {} },
+  decommissionModule: { payload: { reason: 'role matrix' } },
+  issueWorkshopTestKey: { payload: { validForMinutes: 5 } },
+  issueServiceAuthorization: { payload: { operations: ['flash'], validForMinutes: 5 } },
+  submitInstallationReport: {
+    payload: {
+      ...sampleInstallationReportJson(),
+      reportId: '00000000-0000-4000-8000-000000000000',
+      moduleSerial: 'MSM-24-999001-2',
+    },
+  },
+  getModuleRecord: {},
+  getVehicleModuleRecord: {},
+  listAuditLog: {},
 };
 
 const PASSWORD = 'the right password';

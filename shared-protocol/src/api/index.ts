@@ -3,6 +3,10 @@
 // runs in Node and browsers. The cloud registers these schemas and serves them as OpenAPI.
 import { changePassword, getMe, login, logout } from './auth.js';
 import { downloadFirmwareImage, listFirmwareImages, publishFirmwareImage } from './firmware.js';
+import { issueServiceAuthorization, issueWorkshopTestKey } from './grants.js';
+import { submitInstallationReport } from './installation.js';
+import { getModuleRecord, getVehicleModuleRecord, listAuditLog } from './lookups.js';
+import { createRegistrationNonce, decommissionModule, registerModule } from './modules.js';
 import type { ApiRoute } from './route.js';
 import { getHealth, getOpenApiDocument } from './service.js';
 import { approveStation, listStations, registerStation } from './stations.js';
@@ -13,6 +17,10 @@ export * from './enums.js';
 export * from './errors.js';
 export * from './firmware.js';
 export * from './formats.js';
+export * from './grants.js';
+export * from './installation.js';
+export * from './lookups.js';
+export * from './modules.js';
 export * from './roles.js';
 export * from './route.js';
 export * from './service.js';
@@ -36,6 +44,15 @@ export const API_ROUTES = {
   registerStation,
   listStations,
   approveStation,
+  createRegistrationNonce,
+  registerModule,
+  decommissionModule,
+  issueWorkshopTestKey,
+  issueServiceAuthorization,
+  submitInstallationReport,
+  getModuleRecord,
+  getVehicleModuleRecord,
+  listAuditLog,
 } as const satisfies Record<string, ApiRoute>;
 
 export const API_VERSION = '0.1.0';

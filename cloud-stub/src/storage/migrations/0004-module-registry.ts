@@ -183,6 +183,7 @@ export const moduleRegistry: EngineMigration = (engine: StorageEngine) => ({
       .on('audit_log')
       .columns(['serial', 'at'])
       .execute();
+    await db.schema.createIndex('audit_log_vin').on('audit_log').columns(['vin', 'at']).execute();
 
     // The module link's records (module-link/ stores them through its interfaces).
     await db.schema
