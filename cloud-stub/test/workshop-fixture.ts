@@ -210,7 +210,7 @@ export async function insertModuleRegistration(
     certificate,
     advertising_secret: randomBytes(32),
     mqtt_username: module.serial,
-    mqtt_password_hash: await hashModulePassword('fixture module password'),
+    mqtt_password_hash: hashModulePassword('fixture module password, long enough to be a secret'),
     owner_generation: 0,
     status: 'active',
     dealer_id: module.dealerId ?? 'DLR-1',
