@@ -200,9 +200,17 @@ export async function buildApp(
 
   app.route({ ...routeOptions(getOpenApiDocument), handler: async () => app.swagger() });
 
-  for (const { plugin } of [...DOMAIN_PLUGINS, ...(options.plugins ?? [])]) {
-    await app.register(plugin, { context });
+  try {
+    for (const { plugin } of [...DOMAIN_PLUGINS, ...(options.plugins ?? [])]) {
+      await app.register(plugin, { context });
+    }
+    await app.ready();
+  } catch (error) {
+    // A plugin that cannot start (the broker's port taken) must not leave the store or the
+    // plugins that did start open: close what is open, then report the first failure.
+    await app.close().catch(() => undefined);
+    if (ownStorage) await storage.close().catch(() => undefined);
+    throw error;
   }
-  await app.ready();
   return { app, context, routes };
 }
