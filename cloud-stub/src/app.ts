@@ -96,6 +96,7 @@ function chooseAuthenticate(
 /** Where modules reach the broker, as configured (the embedded broker may pick its port later). */
 function configuredModuleLinkEndpoint(config: CloudConfig): ModuleLinkEndpoint {
   const mqtt = config.mqtt;
+  if (mqtt.moduleUrl !== undefined) return { brokerUrl: mqtt.moduleUrl };
   return mqtt.mode === 'external'
     ? { brokerUrl: mqtt.url }
     : { brokerUrl: `mqtt://${mqtt.host}:${mqtt.port}` };

@@ -82,4 +82,38 @@ describe('configuration', () => {
       ).firmware,
     ).toEqual({ releasePublicKeys: ['ab'.repeat(32)] });
   });
+
+  it('says where modules dial, apart from where the cloud connects, and needs it for 0.0.0.0', () => {
+    const external = resolveConfig(
+      {},
+      {
+        CLOUD_STUB_MQTT_URL: 'mqtt://broker.internal:1883',
+        CLOUD_STUB_MQTT_CLIENT_ID: 'cloud-eu-1',
+        CLOUD_STUB_MQTT_MODULE_URL: 'mqtts://modules.mini-sharing.example:8883',
+      },
+    );
+    expect(external.mqtt).toEqual({
+      mode: 'external',
+      url: 'mqtt://broker.internal:1883',
+      clientId: 'cloud-eu-1',
+      moduleUrl: 'mqtts://modules.mini-sharing.example:8883',
+    });
+    expect(() => resolveConfig({}, { CLOUD_STUB_MQTT_HOST: '0.0.0.0' })).toThrow(
+      /mqtt\.moduleUrl: the embedded broker listens on every address \(0\.0\.0\.0\).*CLOUD_STUB_MQTT_MODULE_URL/,
+    );
+    expect(
+      resolveConfig(
+        {},
+        { CLOUD_STUB_MQTT_HOST: '0.0.0.0', CLOUD_STUB_MQTT_MODULE_URL: 'mqtt://10.1.2.3:1884' },
+      ).mqtt,
+    ).toEqual({
+      mode: 'embedded',
+      host: '0.0.0.0',
+      port: 1884,
+      moduleUrl: 'mqtt://10.1.2.3:1884',
+    });
+    expect(() =>
+      resolveConfig({}, { CLOUD_STUB_MQTT_MODULE_URL: 'http://modules.example' }),
+    ).toThrow(/mqtt\.moduleUrl: .*\(CLOUD_STUB_MQTT_MODULE_URL\)/);
+  });
 });

@@ -35,22 +35,32 @@ const PostgresStorageSchema = Type.Object(
   },
   { additionalProperties: false },
 );
-/** The shapes of module-link/config.ts's broker settings, so `config.mqtt` passes straight on. */
+const BrokerUrlSchema = Type.String({ pattern: '^(mqtts?|wss?)://[^/?#\\s]+' });
+/**
+ * What modules are told to dial (their module-link settings), when it is not the address the
+ * cloud itself connects to: a public or TLS address in front of the broker. Default: the
+ * embedded broker's mqtt://host:port, or the external URL.
+ */
+const ModuleUrlSchema = Type.Optional(BrokerUrlSchema);
+/** The shapes of module-link/config.ts's broker settings (plus moduleUrl, see the plugin). */
 const EmbeddedBrokerSchema = Type.Object(
   {
     mode: Type.Literal('embedded'),
     host: Type.String({ minLength: 1 }),
     port: Type.Integer({ minimum: 0, maximum: 65535 }),
+    moduleUrl: ModuleUrlSchema,
   },
   { additionalProperties: false },
 );
 const ExternalBrokerSchema = Type.Object(
   {
     mode: Type.Literal('external'),
-    url: Type.String({ pattern: '^(mqtts?|wss?)://' }),
+    url: BrokerUrlSchema,
     username: Type.Optional(Type.String()),
     password: Type.Optional(Type.String()),
+    /** The cloud's client id there; two clouds on one broker need two. */
     clientId: Type.Optional(Type.String({ minLength: 1 })),
+    moduleUrl: ModuleUrlSchema,
   },
   { additionalProperties: false },
 );
@@ -130,12 +140,18 @@ export const CONFIG_ENV = {
   'mqtt.username': 'CLOUD_STUB_MQTT_USERNAME',
   'mqtt.password': 'CLOUD_STUB_MQTT_PASSWORD',
   'mqtt.port': 'CLOUD_STUB_MQTT_PORT',
+  'mqtt.host': 'CLOUD_STUB_MQTT_HOST',
+  'mqtt.clientId': 'CLOUD_STUB_MQTT_CLIENT_ID',
+  'mqtt.moduleUrl': 'CLOUD_STUB_MQTT_MODULE_URL',
   keysDir: 'CLOUD_STUB_KEYS_DIR',
   'log.level': 'CLOUD_STUB_LOG_LEVEL',
   'auth.testTokenSecret': 'CLOUD_STUB_TEST_TOKEN_SECRET',
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+/** Listening addresses that are no address to dial. */
+const UNSPECIFIED_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
 
 const numberOr = (text: string | undefined): number | string | undefined => {
   if (text === undefined || text.trim() === '') return text;
@@ -245,9 +261,16 @@ export function resolveConfig(input: CloudConfigInput = {}, env: Env = process.e
           ...defined({
             username: env.CLOUD_STUB_MQTT_USERNAME,
             password: env.CLOUD_STUB_MQTT_PASSWORD,
+            clientId: env.CLOUD_STUB_MQTT_CLIENT_ID,
+            moduleUrl: env.CLOUD_STUB_MQTT_MODULE_URL,
           }),
         }
-      : { mode: 'embedded', host: '127.0.0.1', port: numberOr(env.CLOUD_STUB_MQTT_PORT) ?? 1884 });
+      : {
+          mode: 'embedded',
+          host: env.CLOUD_STUB_MQTT_HOST ?? '127.0.0.1',
+          port: numberOr(env.CLOUD_STUB_MQTT_PORT) ?? 1884,
+          ...defined({ moduleUrl: env.CLOUD_STUB_MQTT_MODULE_URL }),
+        });
   const keysDir = input.keysDir ?? env.CLOUD_STUB_KEYS_DIR ?? DEVELOPMENT_KEYS_DIR;
   const testTokenSecret = input.auth?.testTokenSecret ?? env.CLOUD_STUB_TEST_TOKEN_SECRET;
   const candidate = {
@@ -267,6 +290,16 @@ export function resolveConfig(input: CloudConfigInput = {}, env: Env = process.e
     auth: testTokenSecret === undefined ? {} : { testTokenSecret },
   };
   const checked = checkDocument(CloudConfigSchema, candidate);
+  if (checked.ok) {
+    const { mqtt: broker } = checked.value;
+    if (broker.mode === 'embedded' && UNSPECIFIED_HOSTS.has(broker.host) && !broker.moduleUrl) {
+      throw new ConfigError(
+        `the cloud's configuration is not valid:\nmqtt.moduleUrl: the embedded broker listens on ` +
+          `every address (${broker.host}), so say which one modules dial, e.g. ` +
+          `mqtt://cloud.example:${broker.port} (${CONFIG_ENV['mqtt.moduleUrl']})`,
+      );
+    }
+  }
   if (!checked.ok) {
     const hinted = unionProblemsByBranch(checked.problems, candidate).map((problem) => {
       const variable = Object.entries(CONFIG_ENV).find(([path]) =>

@@ -57,4 +57,33 @@ describe('startCloud', () => {
       await drop();
     }
   });
+
+  it('hands modules the configured module URL, and the embedded broker’s real port without one', async () => {
+    const config = (moduleUrl?: string) =>
+      testConfig({
+        http: { host: '127.0.0.1', port: 0 },
+        mqtt: {
+          mode: 'embedded',
+          host: '127.0.0.1',
+          port: 0,
+          ...(moduleUrl === undefined ? {} : { moduleUrl }),
+        },
+      });
+    const fronted = await startCloud(config('mqtts://modules.mini-sharing.example:8883'));
+    try {
+      expect(fronted.context.moduleLinkEndpoint.brokerUrl).toBe(
+        'mqtts://modules.mini-sharing.example:8883',
+      );
+    } finally {
+      await fronted.close();
+    }
+    const plain = await startCloud(config());
+    try {
+      const port = plain.moduleLink?.brokerPort;
+      expect(port).toBeGreaterThan(0);
+      expect(plain.context.moduleLinkEndpoint.brokerUrl).toBe(`mqtt://127.0.0.1:${port}`);
+    } finally {
+      await plain.close();
+    }
+  });
 });

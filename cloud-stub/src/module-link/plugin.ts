@@ -40,8 +40,10 @@ export function moduleLinkPlugin(options: ModuleLinkPluginOptions = {}): NamedCl
     const { storage, config, moduleLinkEndpoint } = context;
     const reports = new DatabaseModuleReports(storage.db);
     const now = () => context.now().getTime();
+    const { moduleUrl, ...broker } = config.mqtt;
     const linkConfig: ModuleLinkConfig = {
-      broker: config.mqtt,
+      broker,
+      ...(moduleUrl === undefined ? {} : { moduleBrokerUrl: moduleUrl }),
       ...(moduleLinkEndpoint.caCertificatePem === undefined
         ? {}
         : { moduleCaCertificatePem: moduleLinkEndpoint.caCertificatePem }),
