@@ -8,20 +8,19 @@
  * Requests are chosen so an admitted caller reaches the handler deterministically (an unknown
  * id answers 404, a body that is not valid answers 400); 401 and 403 are the access decisions.
  */
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_ROUTES, signStationRequest } from '@mini-sharing/shared-protocol/api';
+import { API_ROUTES } from '@mini-sharing/shared-protocol/api';
 import { sampleInstallationReportJson } from '@mini-sharing/shared-protocol/diagnostics';
-import { seedSigner, toHex, utf8, type Signer } from '@mini-sharing/shared-protocol/crypto';
-import { testSeed } from '@mini-sharing/shared-protocol/trust/test-fixtures';
 import { buildApp, type CloudApp } from '../src/app.js';
-import { createAccount } from '../src/accounts/accounts.js';
-import { hashPassword } from '../src/accounts/passwords.js';
-import { saveWorkshopDirectory } from '../src/dealers/directory.js';
-import { addStation, approveDealerStation } from '../src/stations/stations.js';
 import { openTestStorage, type TestStorage } from '../src/storage/testing/engines.js';
-import { saveVehicleOrder } from '../src/vehicles/orders.js';
 import { ORDER_5GE, TEST_NOW, testConfig } from './helpers.js';
+import {
+  seedWorkshopWorld,
+  signIn,
+  type ApiClient,
+  type PersonId,
+  type WorkshopWorld,
+} from './workshop-fixture.js';
 
 const CALLERS = [
   'customer',
@@ -106,7 +105,6 @@ const REQUESTS: Record<Operation, { payload?: object }> = {
   listAuditLog: {},
 };
 
-const PASSWORD = 'the right password';
 const PARAMS: Record<string, string> = {
   vin: ORDER_5GE.vin,
   id: '0'.repeat(64),
@@ -117,59 +115,11 @@ const PARAMS: Record<string, string> = {
 describe('the role matrix', () => {
   let storage: TestStorage;
   let cloud: CloudApp;
-  const stations: Record<string, { id: string; signer: Signer }> = {};
+  let world: WorkshopWorld;
 
   beforeAll(async () => {
     storage = await openTestStorage('sqlite');
-    const { db } = storage;
-    await saveWorkshopDirectory(
-      db,
-      {
-        format: 'mini-sharing/workshop-directory',
-        version: 1,
-        dealers: [
-          { id: 'DLR-1', name: 'MINI One', market: 'DE', mechanics: [] },
-          { id: 'DLR-2', name: 'MINI Two', market: 'AT', mechanics: [] },
-        ],
-      },
-      TEST_NOW,
-    );
-    await saveVehicleOrder(db, ORDER_5GE, TEST_NOW);
-    const passwordHash = await hashPassword(PASSWORD, { logN: 10, r: 8, p: 1 });
-    const account = (
-      id: string,
-      role: 'customer' | 'mechanic' | 'dealer-admin' | 'agent',
-      dealerId?: string,
-    ) =>
-      createAccount(
-        db,
-        {
-          id,
-          email: `${id.toLowerCase()}@example.com`,
-          password: PASSWORD,
-          name: id,
-          country: 'DE',
-          role,
-          dealerId: dealerId ?? null,
-        },
-        TEST_NOW,
-        { passwordHash },
-      );
-    await account('CUS-1', 'customer');
-    await account('MEC-1', 'mechanic', 'DLR-1');
-    await account('MEC-2', 'mechanic', 'DLR-2');
-    await account('ADM-1', 'dealer-admin', 'DLR-1');
-    await account('AGT-1', 'agent');
-    for (const dealerId of ['DLR-1', 'DLR-2']) {
-      const signer = seedSigner(testSeed(`station of ${dealerId}`));
-      const row = await addStation(
-        db,
-        { dealerId, name: 'Bay 1', publicKey: toHex(signer.publicKey) },
-        TEST_NOW,
-      );
-      await approveDealerStation(db, dealerId, row.id, 'ADM', TEST_NOW);
-      stations[dealerId] = { id: row.id, signer };
-    }
+    world = await seedWorkshopWorld(storage, TEST_NOW);
     cloud = await buildApp(testConfig({ auth: {} }), {
       storage,
       logger: false,
@@ -181,63 +131,28 @@ describe('the role matrix', () => {
     await storage?.dispose();
   });
 
-  /** An injected request, signed by `signer` when given. */
-  async function request(
-    method: string,
-    url: string,
-    payload: object | undefined,
-    headers: Record<string, string>,
-    signer?: Signer,
-  ) {
-    const body = payload === undefined ? '' : JSON.stringify(payload);
-    const signature = signer
-      ? await signStationRequest(signer, {
-          method,
-          path: url,
-          body: utf8(body),
-          timestamp: TEST_NOW.getTime(),
-          nonce: randomBytes(16).toString('base64url'),
-        })
-      : {};
-    return cloud.app.inject({
-      method: method as 'GET',
-      url,
-      headers: {
-        ...headers,
-        ...signature,
-        ...(body === '' ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === '' ? {} : { payload: body }),
-    });
-  }
+  /** The account each kind of caller signs in as (mechanics at their dealer's station). */
+  const ACCOUNT: Record<Exclude<Caller, 'anonymous'>, PersonId> = {
+    customer: 'CUS-1',
+    'mechanic of this dealer': 'MEC-1',
+    'mechanic of another dealer': 'MEC-2',
+    'dealer admin': 'ADM-1',
+    agent: 'AGT-1',
+  };
 
-  /** A fresh sign-in of `caller`: its headers and the station key that signs its requests. */
-  async function signIn(
-    caller: Caller,
-  ): Promise<{ headers: Record<string, string>; signer?: Signer }> {
-    if (caller === 'anonymous') return { headers: {} };
-    const [id, station, extra] = {
-      customer: ['CUS-1', undefined, { devicePublicKey: 'cd'.repeat(32) }],
-      'mechanic of this dealer': ['MEC-1', stations['DLR-1'], {}],
-      'mechanic of another dealer': ['MEC-2', stations['DLR-2'], {}],
-      'dealer admin': ['ADM-1', undefined, {}],
-      agent: ['AGT-1', undefined, {}],
-    }[caller] as [string, { id: string; signer: Signer } | undefined, object];
-    const response = await request(
-      'POST',
-      '/v1/auth/login',
-      {
-        email: `${id.toLowerCase()}@example.com`,
-        password: PASSWORD,
-        ...extra,
-        ...(station ? { stationId: station.id } : {}),
-      },
-      {},
-      station?.signer,
-    );
-    expect(response.statusCode, response.body).toBe(200);
-    const headers = { authorization: `Bearer ${response.json().accessToken}` };
-    return station ? { headers, signer: station.signer } : { headers };
+  /** A fresh sign-in of `caller`, and its request function. */
+  async function requester(caller: Caller): Promise<ApiClient['request']> {
+    if (caller !== 'anonymous') {
+      return (await signIn(cloud, world, ACCOUNT[caller], { now: () => TEST_NOW })).request;
+    }
+    return (method, url, payload) =>
+      cloud.app.inject({
+        method,
+        url,
+        ...(payload === undefined
+          ? {}
+          : { payload: JSON.stringify(payload), headers: { 'content-type': 'application/json' } }),
+      });
   }
 
   it('has a row for every route of the contract, and no other', () => {
@@ -250,19 +165,13 @@ describe('the role matrix', () => {
     CALLERS.forEach((caller, column) => {
       const expected = MATRIX[operation]?.[column];
       it(`${route.method} ${route.url} as ${caller}: ${expected}`, async () => {
-        const { headers, signer } = await signIn(caller);
+        const request = await requester(caller);
         const url = route.url.replace(/:([a-z]+)/g, (_, name: string) =>
           name === 'id' && route.url.startsWith('/v1/stations')
             ? 'STN-00000000-0000-0000-0000-000000000000'
             : PARAMS[name]!,
         );
-        const response = await request(
-          route.method,
-          url,
-          REQUESTS[operation].payload,
-          headers,
-          signer,
-        );
+        const response = await request(route.method, url, REQUESTS[operation].payload);
         expect(response.statusCode, response.body.slice(0, 300)).toBe(expected);
         if (response.statusCode >= 400) {
           expect(response.json().error.message.length).toBeGreaterThan(10);

@@ -10,13 +10,11 @@ import { signStationRequest, stationRegistrationMessage } from '@mini-sharing/sh
 import { seedSigner, toHex, utf8, type Signer } from '@mini-sharing/shared-protocol/crypto';
 import { testSeed } from '@mini-sharing/shared-protocol/trust/test-fixtures';
 import { buildApp, type CloudApp } from '../src/app.js';
-import { createAccount } from '../src/accounts/accounts.js';
-import { hashPassword } from '../src/accounts/passwords.js';
-import { saveWorkshopDirectory } from '../src/dealers/directory.js';
 import { describeEngines } from '../src/storage/testing/engines.js';
 import { TEST_NOW, testConfig } from './helpers.js';
+import { WORKSHOP_PASSWORD, seedWorkshopPeople } from './workshop-fixture.js';
 
-const PASSWORD = 'the right password';
+const PASSWORD = WORKSHOP_PASSWORD;
 const nonce = () => randomBytes(16).toString('base64url');
 
 describeEngines('workshop stations', (storage) => {
@@ -27,41 +25,7 @@ describeEngines('workshop stations', (storage) => {
 
   beforeEach(async () => {
     now = TEST_NOW;
-    const { db } = storage();
-    await saveWorkshopDirectory(
-      db,
-      {
-        format: 'mini-sharing/workshop-directory',
-        version: 1,
-        dealers: [
-          { id: 'DLR-1', name: 'MINI One', market: 'DE', mechanics: [] },
-          { id: 'DLR-2', name: 'MINI Two', market: 'AT', mechanics: [] },
-        ],
-      },
-      now,
-    );
-    const passwordHash = await hashPassword(PASSWORD, { logN: 10, r: 8, p: 1 });
-    for (const [id, role, dealerId] of [
-      ['ADM-1', 'dealer-admin', 'DLR-1'],
-      ['MEC-1', 'mechanic', 'DLR-1'],
-      ['ADM-2', 'dealer-admin', 'DLR-2'],
-      ['MEC-2', 'mechanic', 'DLR-2'],
-    ] as const) {
-      await createAccount(
-        db,
-        {
-          id,
-          email: `${id.toLowerCase()}@example.com`,
-          password: PASSWORD,
-          name: id,
-          country: 'DE',
-          role,
-          dealerId,
-        },
-        now,
-        { passwordHash },
-      );
-    }
+    await seedWorkshopPeople(storage(), now);
     cloud = await buildApp(testConfig(), { storage: storage(), logger: false, now: () => now });
   });
   afterEach(async () => {

@@ -10,7 +10,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
 import type { LightMyRequestResponse } from 'fastify';
-import { signStationRequest } from '@mini-sharing/shared-protocol/api';
+import { signStationRequest, type HttpMethod } from '@mini-sharing/shared-protocol/api';
 import { seedSigner, toHex, utf8, type Signer } from '@mini-sharing/shared-protocol/crypto';
 import { issueModuleCertificate } from '@mini-sharing/shared-protocol/trust';
 import { testSeed } from '@mini-sharing/shared-protocol/trust/test-fixtures';
@@ -48,8 +48,8 @@ export interface WorkshopWorld {
   stations: { 'DLR-1': FixtureStation; 'DLR-2': FixtureStation };
 }
 
-/** Dealers, people, approved stations and the two vehicle orders, in an empty store. */
-export async function seedWorkshopWorld(storage: Storage, now: Date): Promise<WorkshopWorld> {
+/** Dealers, people (password WORKSHOP_PASSWORD) and the two vehicle orders, in an empty store. */
+export async function seedWorkshopPeople(storage: Storage, now: Date): Promise<void> {
   const { db } = storage;
   await saveWorkshopDirectory(
     db,
@@ -83,6 +83,12 @@ export async function seedWorkshopWorld(storage: Storage, now: Date): Promise<Wo
       { passwordHash },
     );
   }
+}
+
+/** seedWorkshopPeople, and an approved station for each dealer. */
+export async function seedWorkshopWorld(storage: Storage, now: Date): Promise<WorkshopWorld> {
+  await seedWorkshopPeople(storage, now);
+  const { db } = storage;
   const station = async (dealerId: 'DLR-1' | 'DLR-2'): Promise<FixtureStation> => {
     const signer = seedSigner(testSeed(`workshop fixture station of ${dealerId}`));
     const row = await addStation(
@@ -101,11 +107,7 @@ export interface ApiClient {
   accountId: PersonId;
   /** The station the session is at (mechanics always, dealer admins when asked). */
   station: FixtureStation | undefined;
-  request(
-    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
-    url: string,
-    payload?: unknown,
-  ): Promise<LightMyRequestResponse>;
+  request(method: HttpMethod, url: string, payload?: unknown): Promise<LightMyRequestResponse>;
 }
 
 /**
