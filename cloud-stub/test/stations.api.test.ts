@@ -236,4 +236,71 @@ describeEngines('workshop stations', (storage) => {
     expect((await cloud.app.inject(await signed(stationKey, get))).statusCode).toBe(200);
     expect((await cloud.app.inject(await signed(stationKey, change))).statusCode).toBe(204);
   });
+
+  it('lets the dealer admin revoke a station: its sessions end and it signs nothing any more', async () => {
+    const stationId = await approvedStation();
+    const login = await stationLogin('MEC-1', stationId);
+    const token = login.json().accessToken as string;
+    const get = {
+      method: 'GET' as const,
+      url: '/v1/firmware',
+      headers: { authorization: `Bearer ${token}` },
+    };
+    expect((await cloud.app.inject(await signed(stationKey, get))).statusCode).toBe(200);
+
+    const admin = await plainLogin('ADM-1');
+    const otherAdmin = await plainLogin('ADM-2');
+    const revoke = (as: string) =>
+      cloud.app.inject({
+        method: 'POST',
+        url: `/v1/stations/${stationId}/revoke`,
+        headers: { authorization: `Bearer ${as}` },
+      });
+    expect((await revoke(otherAdmin)).statusCode).toBe(404);
+    const revoked = await revoke(admin);
+    expect(revoked.statusCode, revoked.body).toBe(200);
+    expect(revoked.json()).toMatchObject({
+      id: stationId,
+      status: 'revoked',
+      revokedAt: now.toISOString(),
+    });
+
+    // The mechanic's session there is over, and nobody signs in there again.
+    const after = await cloud.app.inject(await signed(stationKey, get));
+    expect(after.statusCode).toBe(401);
+    const again = await stationLogin('MEC-1', stationId);
+    expect(again.statusCode).toBe(403);
+    expect(again.json().error.message).toMatch(/not an approved workshop station of your dealer/);
+    const { db } = storage();
+    const sessions = await db
+      .selectFrom('sessions')
+      .select('revoked_at')
+      .where('station_id', '=', stationId)
+      .execute();
+    expect(sessions.length).toBeGreaterThan(0);
+    expect(sessions.every((row) => row.revoked_at !== null)).toBe(true);
+
+    // For good: approving it again is refused, revoking again changes nothing; one audit row.
+    const approve = await cloud.app.inject({
+      method: 'POST',
+      url: `/v1/stations/${stationId}/approve`,
+      headers: { authorization: `Bearer ${admin}` },
+    });
+    expect(approve.statusCode).toBe(409);
+    expect(approve.json().error.message).toMatch(/registers again/);
+    expect((await revoke(admin)).json().revokedAt).toBe(now.toISOString());
+    const audits = await db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('action', '=', 'station.revoke')
+      .execute();
+    expect(audits).toHaveLength(1);
+    expect(audits[0]).toMatchObject({ account_id: 'ADM-1', role: 'dealer-admin' });
+    const list = await cloud.app.inject({
+      method: 'GET',
+      url: '/v1/stations',
+      headers: { authorization: `Bearer ${admin}` },
+    });
+    expect(list.json().find((s: { id: string }) => s.id === stationId).status).toBe('revoked');
+  });
 });

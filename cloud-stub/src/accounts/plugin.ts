@@ -24,7 +24,7 @@ import {
   revokeSession,
   setPassword,
 } from './accounts.js';
-import { findStation } from '../stations/stations.js';
+import { findStation, isActiveStation } from '../stations/stations.js';
 import { dummyPasswordHash, verifyPassword } from './passwords.js';
 import { ACCOUNT_RULE, ADDRESS_RULE, Throttle } from './throttle.js';
 
@@ -114,8 +114,7 @@ export const accountsPlugin: CloudPlugin = async (app, { context }) => {
         const station = await findStation(db, stationId);
         if (
           (account.role !== 'mechanic' && account.role !== 'dealer-admin') ||
-          !station ||
-          station.status !== 'approved' ||
+          !isActiveStation(station) ||
           station.dealer_id !== account.dealer_id
         ) {
           throw new ApiProblem(

@@ -20,6 +20,7 @@ export const AUDIT_ACTIONS = [
   'lookup.module',
   'lookup.vehicle',
   'lookup.audit-log',
+  'station.revoke',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -33,7 +33,7 @@ import type { StationPrincipal } from '../stations/station-session.js';
 import type { CloudKeys } from '../keys/cloud-keys.js';
 import type { Database, ModuleRegistrationRow, StationRow } from '../storage/schema.js';
 import type { Storage } from '../storage/storage.js';
-import { findStation } from '../stations/stations.js';
+import { findStation, isActiveStation } from '../stations/stations.js';
 import { ownerNotice, ownerTime, type GrantKind } from './owner-notice.js';
 import {
   GRANT_RATE_LIMITS,
@@ -93,7 +93,7 @@ async function workshopCaller(
   principal: StationPrincipal,
 ): Promise<WorkshopCaller> {
   const station = await findStation(db, principal.stationId);
-  if (!station || station.status !== 'approved' || station.dealer_id !== principal.dealerId) {
+  if (!isActiveStation(station) || station.dealer_id !== principal.dealerId) {
     throw new ApiProblem(
       403,
       'forbidden',

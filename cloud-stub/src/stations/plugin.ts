@@ -1,11 +1,13 @@
 /**
  * Workshop stations (contract: shared-protocol api/stations.ts): a station registers its key to
- * its dealer, proving it holds the key; the dealer's admin lists and approves its stations.
+ * its dealer, proving it holds the key; the dealer's admin lists, approves and revokes its
+ * stations.
  */
 import {
   approveStation,
   listStations,
   registerStation,
+  revokeStation,
   stationRegistrationMessage,
 } from '@mini-sharing/shared-protocol/api';
 import { fromHex, verifyEd25519 } from '@mini-sharing/shared-protocol/crypto';
@@ -13,7 +15,13 @@ import type { CloudPlugin } from '../context.js';
 import { ApiProblem } from '../http/errors.js';
 import { routeOptions } from '../http/routes.js';
 import { isUniqueViolation } from '../storage/storage.js';
-import { addStation, approveDealerStation, listDealerStations, stationView } from './stations.js';
+import {
+  addStation,
+  approveDealerStation,
+  listDealerStations,
+  revokeDealerStation,
+  stationView,
+} from './stations.js';
 
 /** The dealer of a dealer admin (the routes below let only dealer admins in). */
 function adminDealer(principal: { role: string; dealerId?: string } | undefined): string {
@@ -87,6 +95,36 @@ export const stationsPlugin: CloudPlugin = async (app, { context }) => {
         adminDealer(principal),
         request.params.id,
         principal.accountId,
+        context.now(),
+      );
+      if (!row) {
+        throw new ApiProblem(
+          404,
+          'not-found',
+          `Your dealer has no station ${request.params.id}. The list of your stations is GET /v1/stations.`,
+        );
+      }
+      if (row.revoked_at !== null) {
+        throw new ApiProblem(
+          409,
+          'conflict',
+          `Station ${row.id} was revoked on ${row.revoked_at} and stays revoked: the workshop PC ` +
+            'makes a new key pair and registers again.',
+        );
+      }
+      return stationView(row);
+    },
+  });
+
+  app.route({
+    ...routeOptions(revokeStation),
+    handler: async (request) => {
+      const principal = request.principal!;
+      const row = await revokeDealerStation(
+        db,
+        adminDealer(principal),
+        request.params.id,
+        principal,
         context.now(),
       );
       if (!row) {

@@ -13,7 +13,7 @@ import { fromHex, verifyEd25519 } from '@mini-sharing/shared-protocol/crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiProblem } from '../http/errors.js';
 import { isUniqueViolation, type Storage } from '../storage/storage.js';
-import { findStation } from './stations.js';
+import { findStation, isActiveStation } from './stations.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -66,8 +66,13 @@ export class StationRequestVerifier {
       );
     }
     const station = await findStation(this.storage.db, stationId);
-    if (!station || station.status !== 'approved') {
-      throw refuse('the station is not an approved station');
+    const revoked = station !== undefined && station.revoked_at !== null;
+    if (!isActiveStation(station)) {
+      throw refuse(
+        revoked
+          ? 'the station was revoked by its dealer admin (sign in at another station)'
+          : 'the station is not an approved station',
+      );
     }
     const message = stationRequestMessage({
       method: request.method,

@@ -105,6 +105,10 @@ export interface StationsTable {
   approved_at: string | null;
   /** The dealer admin's account id. */
   approved_by: string | null;
+  /** Set when a dealer admin revoked the station: it signs nothing any more. */
+  revoked_at: string | null;
+  /** The dealer admin's account id. */
+  revoked_by: string | null;
 }
 
 /** Milliseconds as bigint: numbers in, numbers or strings (PostgreSQL) out; read through Number(). */

@@ -9,7 +9,7 @@ import { getModuleRecord, getVehicleModuleRecord, listAuditLog } from './lookups
 import { createRegistrationNonce, decommissionModule, registerModule } from './modules.js';
 import type { ApiRoute } from './route.js';
 import { getHealth, getOpenApiDocument } from './service.js';
-import { approveStation, listStations, registerStation } from './stations.js';
+import { approveStation, listStations, registerStation, revokeStation } from './stations.js';
 import { getVehicleEligibility, getVehicleOrder, putVehicleOrder } from './vehicles.js';
 
 export * from './auth.js';
@@ -44,6 +44,7 @@ export const API_ROUTES = {
   registerStation,
   listStations,
   approveStation,
+  revokeStation,
   createRegistrationNonce,
   registerModule,
   decommissionModule,

@@ -17,7 +17,7 @@ const Hex64 = Type.String({ pattern: '^[0-9a-f]{128}$' });
 
 export const StationIdSchema = Type.String({ pattern: '^STN-[0-9a-f-]{36}$' });
 
-export const STATION_STATUSES = ['pending', 'approved'] as const;
+export const STATION_STATUSES = ['pending', 'approved', 'revoked'] as const;
 
 export const StationSchema = Type.Object(
   {
@@ -28,6 +28,7 @@ export const StationSchema = Type.Object(
     status: StringEnum(STATION_STATUSES),
     requestedAt: Type.String({ format: 'date-time' }),
     approvedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    revokedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   },
   { title: 'Station', additionalProperties: false },
 );
@@ -84,6 +85,23 @@ export const approveStation = defineRoute({
   url: '/v1/stations/:id/approve',
   operationId: 'approveStation',
   summary: 'A dealer admin approves a station of their dealer',
+  tags: ['stations'],
+  access: ['dealer-admin'],
+  schema: {
+    params: StationParamsSchema,
+    response: { 200: StationSchema, ...errorResponses(400, 401, 403, 404, 409) },
+  },
+});
+
+export const revokeStation = defineRoute({
+  method: 'POST',
+  url: '/v1/stations/:id/revoke',
+  operationId: 'revokeStation',
+  summary: 'A dealer admin revokes a station of their dealer (a lost or stolen workshop PC)',
+  description:
+    'At once and for good: every session signed in there ends, and nothing the station signs is ' +
+    'accepted any more (no sign-in, no request, no registration, no grant). The station makes a ' +
+    'new key pair to be registered again. Audit-logged.',
   tags: ['stations'],
   access: ['dealer-admin'],
   schema: {

@@ -1,7 +1,8 @@
 /**
  * Guards every cloud process must share (several processes on one PostgreSQL): the sign-in
  * throttle's failure counts, and the nonces of station-signed requests (a replay to another
- * process must fail as it does to the first).
+ * process must fail as it does to the first). And a station's revocation (a stolen workshop
+ * laptop): when and by which dealer admin.
  */
 import type { Kysely } from 'kysely';
 import type { EngineMigration } from './index.js';
@@ -34,9 +35,14 @@ export const sharedGuards: EngineMigration = () => ({
       .on('station_request_nonces')
       .column('expires_at_ms')
       .execute();
+
+    await db.schema.alterTable('stations').addColumn('revoked_at', 'text').execute();
+    await db.schema.alterTable('stations').addColumn('revoked_by', 'text').execute();
   },
 
   async down(db: Kysely<unknown>) {
+    await db.schema.alterTable('stations').dropColumn('revoked_by').execute();
+    await db.schema.alterTable('stations').dropColumn('revoked_at').execute();
     await db.schema.dropTable('station_request_nonces').execute();
     await db.schema.dropTable('throttle_entries').execute();
   },
