@@ -287,6 +287,10 @@ describe('a workshop visit against the real cloud (issue #8)', () => {
       testId: result.testId,
       outcome: selfTestOutcomeFromProto(result.outcome) ?? 'failed',
       ...(result.measuredValue === undefined ? {} : { measuredValue: result.measuredValue }),
+      ...(result.unit ? { unit: result.unit } : {}),
+      ...(result.limitMin === undefined ? {} : { limitMin: result.limitMin }),
+      ...(result.limitMax === undefined ? {} : { limitMax: result.limitMax }),
+      ...(result.faultCode ? { faultCode: result.faultCode } : {}),
       detail: result.detail,
     }));
     expect(
@@ -342,6 +346,17 @@ describe('a workshop visit against the real cloud (issue #8)', () => {
       faultCodes: [],
       presence: { status: 'online' },
       installationReport: { verdict: 'accepted' },
+    });
+    // Every test is kept with its value and the limits the module applied.
+    const supply = record.json.installationReport.report.selfTests.find(
+      (test: { testId: string }) => test.testId === 'supply-voltage',
+    );
+    expect(supply).toMatchObject({
+      outcome: 'passed',
+      measuredValue: expect.any(Number),
+      unit: 'V',
+      limitMin: 12,
+      limitMax: 15,
     });
     const audit = await agent.request('GET', `/v1/audit-log?serial=${moduleSerial}&limit=50`);
     expectStatus(audit, 200);

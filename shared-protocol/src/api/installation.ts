@@ -40,6 +40,21 @@ export const SelfTestReportEntrySchema = Type.Object(
       maxLength: 2000,
       description: 'What was measured or what failed, for a technician.',
     }),
+    unit: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 16, description: 'Of the value and the limits.' }),
+    ),
+    limitMin: Type.Optional(
+      Type.Number({ description: 'Lowest passing value the module applied, inclusive.' }),
+    ),
+    limitMax: Type.Optional(
+      Type.Number({ description: 'Highest passing value the module applied, inclusive.' }),
+    ),
+    faultCode: Type.Optional(
+      Type.String({
+        pattern: '^[PCBU][0-3][0-9A-F]{3}$',
+        description: 'The fault code the module stored for a failure, e.g. U1C60.',
+      }),
+    ),
     durationMs: Type.Optional(Type.Integer({ minimum: 0 })),
   },
   { title: 'SelfTestReportEntry', additionalProperties: false },

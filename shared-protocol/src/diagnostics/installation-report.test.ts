@@ -29,6 +29,32 @@ describe('parseInstallationReport', () => {
     });
   });
 
+  it('keeps the unit, the limits and the fault code the module reported, checked', () => {
+    const raw = sampleInstallationReportJson() as Record<string, unknown>;
+    const tests = raw.selfTests as Record<string, unknown>[];
+    Object.assign(tests[0] ?? {}, { unit: 'V', limitMin: 12, limitMax: 15 });
+    Object.assign(tests[1] ?? {}, { faultCode: 'U1C60', limitMax: 200, unit: 'ms' });
+    const result = parseInstallationReport(raw);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.report.selfTests[0]).toMatchObject({ unit: 'V', limitMin: 12, limitMax: 15 });
+    expect(result.report.selfTests[1]).toMatchObject({
+      unit: 'ms',
+      limitMax: 200,
+      faultCode: 'U1C60',
+    });
+    expect(result.report.selfTests[1]).not.toHaveProperty('limitMin');
+
+    Object.assign(tests[0] ?? {}, { limitMin: 15, limitMax: 12, unit: '' });
+    Object.assign(tests[1] ?? {}, { faultCode: 'X1234', limitMax: Number.POSITIVE_INFINITY });
+    expect(errorsOf(raw)).toEqual([
+      'selfTests[0].limitMax: is below limitMin (15)',
+      'selfTests[0].unit: must not be empty',
+      'selfTests[1].limitMax: must be a finite number, is null',
+      'selfTests[1].faultCode: must be a fault code like "U1C60", is "X1234"',
+    ]);
+  });
+
   it('ignores properties it does not know (a newer workshop app may send more)', () => {
     const raw = { ...sampleInstallationReportJson(), odometerKm: 1200 };
     const result = parseInstallationReport(raw);

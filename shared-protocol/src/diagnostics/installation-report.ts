@@ -10,6 +10,7 @@
  */
 import { isRecord, parseJsonInput, typeName } from '../json-input/index.js';
 import { validateModuleSerial, validateVin } from '../vehicle/index.js';
+import { FAULT_CODE_PATTERN } from './fault-codes.js';
 import { SELF_TEST_OUTCOMES, type SelfTestOutcome } from './self-tests.js';
 
 export const INSTALLATION_REPORT_VERSION = 1;
@@ -20,6 +21,13 @@ export interface SelfTestReportEntry {
   outcome: SelfTestOutcome;
   /** In the catalogue unit of the test; absent for pass/fail tests and skipped ones. */
   measuredValue?: number;
+  /** The unit of measuredValue and the limits, as the module reported it ("V", "ms", "dBm"). */
+  unit?: string;
+  /** The limits the module judged the value by (inclusive); absent where none applies. */
+  limitMin?: number;
+  limitMax?: number;
+  /** The fault code the module stored for a failure (DTC shape, e.g. "U1C60"). */
+  faultCode?: string;
   /** What was measured or what failed, in words a technician can act on. */
   detail: string;
   durationMs?: number;
@@ -57,6 +65,7 @@ export function formatReportInputError(error: ReportInputError): string {
 /** Bounds on untrusted input, so a hostile report cannot make the cloud store megabytes. */
 const MAX_NAME = 200;
 const MAX_DETAIL = 2000;
+const MAX_UNIT = 16;
 const MAX_SELF_TESTS = 64;
 const TEST_ID = /^[a-z0-9][a-z0-9-]{0,63}$/;
 const SEMVER =
@@ -170,6 +179,20 @@ function readSelfTests(raw: unknown, fail: Fail): SelfTestReportEntry[] {
     ) {
       fail(`${path}.measuredValue`, `must be a finite number, is ${show(measuredValue)}`);
     }
+    const limitMin = readOptionalNumber(entry.limitMin, `${path}.limitMin`, fail);
+    const limitMax = readOptionalNumber(entry.limitMax, `${path}.limitMax`, fail);
+    if (limitMin !== undefined && limitMax !== undefined && limitMin > limitMax) {
+      fail(`${path}.limitMax`, `is below limitMin (${limitMin})`);
+    }
+    const unit =
+      entry.unit === undefined ? undefined : readText(entry.unit, `${path}.unit`, MAX_UNIT, fail);
+    const faultCode =
+      entry.faultCode === undefined
+        ? undefined
+        : readText(entry.faultCode, `${path}.faultCode`, 8, fail);
+    if (faultCode !== undefined && !FAULT_CODE_PATTERN.test(faultCode)) {
+      fail(`${path}.faultCode`, `must be a fault code like "U1C60", is ${show(faultCode)}`);
+    }
     const detail = readText(entry.detail, `${path}.detail`, MAX_DETAIL, fail, { allowEmpty: true });
     const durationMs = entry.durationMs;
     if (
@@ -183,11 +206,22 @@ function readSelfTests(raw: unknown, fail: Fail): SelfTestReportEntry[] {
       testId,
       outcome,
       ...(typeof measuredValue === 'number' ? { measuredValue } : {}),
+      ...(unit === undefined ? {} : { unit }),
+      ...(limitMin === undefined ? {} : { limitMin }),
+      ...(limitMax === undefined ? {} : { limitMax }),
+      ...(faultCode === undefined || !FAULT_CODE_PATTERN.test(faultCode) ? {} : { faultCode }),
       detail,
       ...(typeof durationMs === 'number' ? { durationMs } : {}),
     });
   });
   return entries;
+}
+
+function readOptionalNumber(raw: unknown, path: string, fail: Fail): number | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw === 'number' && Number.isFinite(raw)) return raw;
+  fail(path, `must be a finite number, is ${show(raw)}`);
+  return undefined;
 }
 
 function readObject(raw: unknown, path: string, fail: Fail): Record<string, unknown> | undefined {
