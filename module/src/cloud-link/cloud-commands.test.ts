@@ -2,7 +2,7 @@
  * Cloud commands over MQTT against an in-process aedes broker: each verified, run at most once
  * by id, dropped after its expiry; forged ones refused; retained state never goes back.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { create, fromBinary, toBinary } from '@mini-sharing/shared-protocol/messages';
 import { seedSigner, utf8 } from '@mini-sharing/shared-protocol/crypto';
 import {
@@ -280,6 +280,19 @@ describe('cloud commands', () => {
     expect(status(await cloud.resultFor(byNext.id))).toBe('OK');
     const byRetired = await cloud.send(bookingStarted(3));
     expect(status(await cloud.resultFor(byRetired.id))).toBe('UNKNOWN_SIGNER');
+
+    // The same announcement again (the cloud repeats it when a module comes online): OK, and
+    // nothing is written.
+    const writes = vi.spyOn(rig.identity, 'replaceCloudKeyCertificates');
+    const repeated = await cloud.send(
+      { case: 'cloudKeyRotation', value: { cloudKeyCertificate: certificate, retiredKeyIds: [] } },
+      { signer: next },
+    );
+    const repeatedResult = await cloud.resultFor(repeated.id);
+    expect(status(repeatedResult)).toBe('OK');
+    expect(repeatedResult.message).toMatch(/already held/);
+    expect(writes).not.toHaveBeenCalled();
+    writes.mockRestore();
 
     await rig.powerCycle({ stateSettleMs: 50 });
     await rig.online();

@@ -172,11 +172,18 @@ async function rotateCloudKey(
   const retired = (keyId: Uint8Array) => rotation.retiredKeyIds.some((id) => bytesEqual(id, keyId));
   if (retired(added.keyId)) return refused('The rotation retires the key it adds');
   const kept: Uint8Array[] = [];
+  let alreadyHeld = false;
   for (const certificate of provisioned.cloudKeyCertificates) {
+    alreadyHeld ||= bytesEqual(certificate, rotation.cloudKeyCertificate);
     const held = await verifyCloudKeyCertificate(certificate, root);
     if (held.ok && !retired(held.value.keyId) && !bytesEqual(held.value.keyId, added.keyId)) {
       kept.push(certificate);
     }
+  }
+  // The cloud repeats its latest announcement whenever a module comes online (a module offline
+  // during a rotation catches up): when it changes nothing, write nothing (flash wear).
+  if (alreadyHeld && kept.length === provisioned.cloudKeyCertificates.length - 1) {
+    return ok(`Cloud key ${toHex(added.keyId)} already held`);
   }
   await identity.replaceCloudKeyCertificates([...kept, rotation.cloudKeyCertificate]);
   return ok(
