@@ -243,6 +243,35 @@ describeEngines('the module link in the cloud app', (storage) => {
     await waitFor(() => moduleSim.status?.state !== 'online', 'the module seeing the cloud gone');
   });
 
+  it('tells a module that was offline during a key rotation the new next key when it is back', async () => {
+    const cloud = await cloudApp(storage());
+    const moduleSim = await provisionedModule(cloud);
+    await waitFor(() => moduleSim.status?.state === 'online', 'the module online');
+    const first = cloud.context.keys.next;
+    await waitFor(() => moduleSim.keyRing?.find(first.keyId), 'the next key held');
+
+    await moduleSim.stopLink();
+    const rotation = await cloud.context.keys.rotate();
+    expect(moduleSim.keyRing?.find(rotation.next.keyId)).toBeUndefined();
+    await moduleSim.startLink({
+      firmwareVersion: '1.4.0-app',
+      options: { reconnectMinMs: 50, reconnectMaxMs: 250, connectTimeoutMs: 2_000 },
+    });
+    // Signed by the new current key (the module's former "next"), the announcement is taken.
+    await waitFor(() => moduleSim.keyRing?.find(rotation.next.keyId), 'the new next key held');
+    // Announced once per time it came online; each answered.
+    await waitFor(async () => {
+      const results = await storage()
+        .db.selectFrom('module_reports')
+        .select('body_case')
+        .where('serial', '=', moduleSim.serial)
+        .where('kind', '=', 'command-result')
+        .execute();
+      return results.length >= 2;
+    }, 'both announcements answered');
+    expect(drops.filter((drop) => drop.serial === moduleSim.serial)).toEqual([]);
+  });
+
   it('refuses a decommissioned registration at the broker and stores nothing of it', async () => {
     const cloud = await cloudApp(storage());
     const link = cloud.app.moduleLink!;

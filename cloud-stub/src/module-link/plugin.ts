@@ -2,7 +2,9 @@
  * The module link inside the cloud app: starts the link (embedded aedes broker or any broker by
  * URL, per `config.mqtt`) on the database stores and the app's keys, tells provisioning where
  * modules connect (`context.moduleLinkEndpoint`, the embedded broker's real port once it
- * listens), exposes the running link as `app.moduleLink`, and closes it when the app closes.
+ * listens), tells every module that comes online the cloud's next signing key (a module offline
+ * during a rotation catches up), exposes the running link as `app.moduleLink`, and closes it
+ * when the app closes.
  *
  * Close order: Fastify runs onClose hooks last-registered first, after the HTTP server stopped
  * taking requests and those in flight finished; this hook is registered after buildApp's storage
@@ -62,17 +64,40 @@ export function moduleLinkPlugin(options: ModuleLinkPluginOptions = {}): NamedCl
 
     // Connections the embedded broker holds, by the presences taken: they end when it stops.
     const online = new Map<string, Uint8Array>();
+    let closing = false;
     link.onReport((report) => {
       if (report.kind !== 'presence') return;
       if (report.presence.state === PresenceState.ONLINE) {
         online.set(report.serial, report.presence.connectionId);
+        if (!report.retained) announceSigningKeys(report.serial);
       } else {
         online.delete(report.serial);
       }
     });
 
+    /**
+     * A rotation's announcement is a command, so a module offline at the time missed it: every
+     * module that comes online is told the current next key again (the module writes nothing when
+     * it holds it already). Signed by the current key, which a module that missed one rotation
+     * trusts as its "next"; one that missed two needs the workshop (re-provisioning).
+     */
+    function announceSigningKeys(serial: string): void {
+      if (closing) return;
+      link
+        .publishCommand(serial, {
+          case: 'cloudKeyRotation',
+          value: { cloudKeyCertificate: context.keys.next.certificate, retiredKeyIds: [] },
+        })
+        .catch((error: unknown) => {
+          if (!closing) {
+            app.log.warn({ serial, err: String(error) }, 'module link: key announcement failed');
+          }
+        });
+    }
+
     app.decorate('moduleLink', link);
     app.addHook('onClose', async () => {
+      closing = true;
       await link.close();
       if (link.embeddedBroker && online.size > 0) {
         const connections: ModuleConnection[] = [...online].map(([serial, connectionId]) => ({
