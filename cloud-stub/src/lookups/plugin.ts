@@ -9,7 +9,6 @@ import {
   listAuditLog,
   type AuditLogEntry,
 } from '@mini-sharing/shared-protocol/api';
-import { validateVin } from '@mini-sharing/shared-protocol/vehicle';
 import { audit, auditEntries } from '../audit/audit-log.js';
 import type { CloudPlugin } from '../context.js';
 import type { Principal } from '../http/auth.js';
@@ -18,13 +17,8 @@ import { routeOptions } from '../http/routes.js';
 import type { AuditLogRow } from '../storage/schema.js';
 import { findVehicleOrder } from '../vehicles/orders.js';
 import { canonicalSerial } from '../http/module-serial.js';
+import { normalVin } from '../http/vin.js';
 import { findShownRegistration, moduleRecord } from './records.js';
-
-/** The VIN as stored: the route's schema has already checked it is one. */
-function normalVin(text: string): string {
-  const result = validateVin(text);
-  return result.ok ? result.vin : text;
-}
 
 const auditEntryView = (row: AuditLogRow): AuditLogEntry => ({
   at: row.at,

@@ -24,11 +24,12 @@ import {
   encodeModuleLinkSettings,
   verifyProvisioningNonce,
 } from '@mini-sharing/shared-protocol/trust';
-import { hardwareRevisionInfo, validateVin } from '@mini-sharing/shared-protocol/vehicle';
+import { hardwareRevisionInfo } from '@mini-sharing/shared-protocol/vehicle';
 import { audit } from '../audit/audit-log.js';
 import type { CloudContext } from '../context.js';
 import { ApiProblem } from '../http/errors.js';
 import { canonicalSerial } from '../http/module-serial.js';
+import { normalVin } from '../http/vin.js';
 import { generateModuleCredentials, type ModuleCredentials } from '../keys/module-credentials.js';
 import type { ModuleRegistrationRow } from '../storage/schema.js';
 import { isUniqueViolation } from '../storage/storage.js';
@@ -49,13 +50,6 @@ export interface RegistrationResult {
 }
 
 const base64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
-
-function normalVin(text: string): string {
-  const result = validateVin(text);
-  // The route's schema has already refused what is not a VIN (400 invalid-vin).
-  if (!result.ok) throw new ApiProblem(400, 'invalid-vin', result.message);
-  return result.vin;
-}
 
 function checkHardwareRevision(text: string): string {
   const revision = hardwareRevisionInfo(text);

@@ -13,13 +13,8 @@ import { ApiProblem } from '../http/errors.js';
 import { routeOptions } from '../http/routes.js';
 import { judgeEligibility } from './eligibility.js';
 import { readVehicleOrderInput } from './order-input.js';
+import { normalVin } from '../http/vin.js';
 import { findVehicleOrder, saveVehicleOrder } from './orders.js';
-
-/** The VIN as stored: the route's schema has already checked it is one. */
-function normalVin(text: string): string {
-  const result = validateVin(text);
-  return result.ok ? result.vin : text;
-}
 
 const unknownVin = (vin: string) =>
   new ApiProblem(
