@@ -29,6 +29,7 @@ import { audit } from '../audit/audit-log.js';
 import type { Principal } from '../http/auth.js';
 import { ApiProblem } from '../http/errors.js';
 import { canonicalSerial } from '../http/module-serial.js';
+import { activeRegistrationOfSerial, shownRegistration } from '../modules/registry.js';
 import type { StationPrincipal } from '../stations/station-session.js';
 import type { CloudKeys } from '../keys/cloud-keys.js';
 import type { Database, ModuleRegistrationRow, StationRow } from '../storage/schema.js';
@@ -102,31 +103,6 @@ async function workshopCaller(
     );
   }
   return { principal, accountId: principal.accountId, dealerId: principal.dealerId, station };
-}
-
-const activeRegistration = (db: Kysely<Database>, serial: string) =>
-  db
-    .selectFrom('module_registrations')
-    .selectAll()
-    .where('serial', '=', serial)
-    .where('status', '=', 'active')
-    .executeTakeFirst();
-
-/** The active registration, else the latest decommissioned one. */
-async function latestRegistration(
-  db: Kysely<Database>,
-  serial: string,
-): Promise<ModuleRegistrationRow | undefined> {
-  return (
-    (await activeRegistration(db, serial)) ??
-    (await db
-      .selectFrom('module_registrations')
-      .selectAll()
-      .where('serial', '=', serial)
-      .orderBy('registered_at', 'desc')
-      .orderBy('id', 'desc')
-      .executeTakeFirst())
-  );
 }
 
 /** An installed car in use: the owner hears of every grant. */
@@ -258,7 +234,7 @@ export async function issueWorkshopTestKey(
   const { db } = deps.storage;
   const caller = await workshopCaller(db, request.principal);
   const serial = canonicalSerial(request.serial, 'params.serial');
-  const registration = await activeRegistration(db, serial);
+  const registration = await activeRegistrationOfSerial(db, serial);
   if (!registration) {
     throw new ApiProblem(
       404,
@@ -326,7 +302,7 @@ export async function issueServiceAuthorizationGrant(
   const { db } = deps.storage;
   const caller = await workshopCaller(db, request.principal);
   const serial = canonicalSerial(request.serial, 'params.serial');
-  const registration = await latestRegistration(db, serial);
+  const registration = await shownRegistration(db, { serial });
   if (!registration) {
     throw new ApiProblem(
       404,

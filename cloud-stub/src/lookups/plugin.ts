@@ -18,7 +18,8 @@ import type { AuditLogRow } from '../storage/schema.js';
 import { findVehicleOrder } from '../vehicles/orders.js';
 import { canonicalSerial } from '../http/module-serial.js';
 import { normalVin } from '../http/vin.js';
-import { findShownRegistration, moduleRecord } from './records.js';
+import { shownRegistration } from '../modules/registry.js';
+import { moduleRecord } from './records.js';
 
 const auditEntryView = (row: AuditLogRow): AuditLogEntry => ({
   at: row.at,
@@ -43,7 +44,7 @@ export const lookupsPlugin: CloudPlugin = async (app, { context }) => {
     ...routeOptions(getModuleRecord),
     handler: async (request) => {
       const serial = canonicalSerial(request.params.serial);
-      const registration = await findShownRegistration(db, { serial });
+      const registration = await shownRegistration(db, { serial });
       const record = registration && (await moduleRecord(db, registration));
       await audit(
         db,
@@ -74,7 +75,7 @@ export const lookupsPlugin: CloudPlugin = async (app, { context }) => {
     ...routeOptions(getVehicleModuleRecord),
     handler: async (request) => {
       const vin = normalVin(request.params.vin);
-      const registration = await findShownRegistration(db, { vin });
+      const registration = await shownRegistration(db, { vin });
       const record = registration && (await moduleRecord(db, registration));
       const orderKnown = record !== undefined || (await findVehicleOrder(db, vin)) !== undefined;
       await audit(

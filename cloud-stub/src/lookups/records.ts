@@ -4,7 +4,7 @@
  * firmware, fault codes) and the latest installation report. Read-only: the module link writes
  * the link tables, the registry and installation/ the others.
  */
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { ModuleRecord } from '@mini-sharing/shared-protocol/api';
 import { storedReportView } from '../installation/reports.js';
 import { moduleRegistrationView } from '../modules/registry.js';
@@ -14,21 +14,6 @@ import type { Database, ModuleRegistrationRow } from '../storage/schema.js';
 const isoOfMs = (ms: number | string): string => new Date(Number(ms)).toISOString();
 const isoOfNullableMs = (ms: number | string | null): string | null =>
   ms === null ? null : isoOfMs(ms);
-
-/** The registration a look-up shows: the active one, else the latest. */
-export function findShownRegistration(
-  db: Kysely<Database>,
-  by: { serial: string } | { vin: string },
-): Promise<ModuleRegistrationRow | undefined> {
-  let query = db.selectFrom('module_registrations').selectAll();
-  query = 'serial' in by ? query.where('serial', '=', by.serial) : query.where('vin', '=', by.vin);
-  return query
-    .orderBy(sql`case when status = 'active' then 0 else 1 end`)
-    .orderBy('registered_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(1)
-    .executeTakeFirst();
-}
 
 /** Everything a technician sees about the module of `registration`. */
 export async function moduleRecord(

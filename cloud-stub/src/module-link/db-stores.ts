@@ -15,6 +15,7 @@ import {
   RevocationListStateSchema,
   TelemetrySchema,
 } from '@mini-sharing/shared-protocol/link';
+import { shownRegistration } from '../modules/registry.js';
 import type { Database, ModuleLinkStatusTable } from '../storage/schema.js';
 import type { ModuleDirectory, RegisteredModule } from './directory.js';
 import type {
@@ -55,14 +56,7 @@ export class DatabaseModuleDirectory implements ModuleDirectory {
 
   async find(serial: string): Promise<RegisteredModule | undefined> {
     // The active one first, then the latest decommissioned one (history).
-    const row = await this.db
-      .selectFrom('module_registrations')
-      .select(['serial', 'status', 'mqtt_username', 'mqtt_password_hash', 'identity_public_key'])
-      .where('serial', '=', serial)
-      .orderBy((eb) => eb.case().when('status', '=', 'active').then(0).else(1).end())
-      .orderBy('registered_at', 'desc')
-      .limit(1)
-      .executeTakeFirst();
+    const row = await shownRegistration(this.db, { serial });
     if (!row) return undefined;
     const active = row.status === 'active';
     return {

@@ -3,7 +3,7 @@
  * decommissioning. One registration per serial and per VIN is active at a time (partial unique
  * indexes); a decommissioned one stays as history.
  */
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { ModuleRegistration } from '@mini-sharing/shared-protocol/api';
 import { audit } from '../audit/audit-log.js';
 import type { Principal } from '../http/auth.js';
@@ -44,6 +44,25 @@ export const activeRegistrationOfVin = (db: Db, vin: string) =>
     .where('vin', '=', vin)
     .where('status', '=', 'active')
     .executeTakeFirst();
+
+/**
+ * The registration that speaks for a serial or a car: the active one, else the latest
+ * (decommissioned, kept as history). Look-ups show it, grants and the module link's directory
+ * judge by it.
+ */
+export function shownRegistration(
+  db: Db,
+  by: { serial: string } | { vin: string },
+): Promise<ModuleRegistrationRow | undefined> {
+  let query = db.selectFrom('module_registrations').selectAll();
+  query = 'serial' in by ? query.where('serial', '=', by.serial) : query.where('vin', '=', by.vin);
+  return query
+    .orderBy(sql`case when status = 'active' then 0 else 1 end`)
+    .orderBy('registered_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+}
 
 /** The route a dealer admin calls to end a registration (named in conflict messages). */
 export const decommissionRoute = (serial: string): string =>
