@@ -31,6 +31,13 @@ function adminDealer(principal: { role: string; dealerId?: string } | undefined)
   return principal.dealerId;
 }
 
+const noSuchStation = (id: string): ApiProblem =>
+  new ApiProblem(
+    404,
+    'not-found',
+    `Your dealer has no station ${id}. The list of your stations is GET /v1/stations.`,
+  );
+
 export const stationsPlugin: CloudPlugin = async (app, { context }) => {
   const { db } = context.storage;
 
@@ -98,11 +105,7 @@ export const stationsPlugin: CloudPlugin = async (app, { context }) => {
         context.now(),
       );
       if (!row) {
-        throw new ApiProblem(
-          404,
-          'not-found',
-          `Your dealer has no station ${request.params.id}. The list of your stations is GET /v1/stations.`,
-        );
+        throw noSuchStation(request.params.id);
       }
       if (row.revoked_at !== null) {
         throw new ApiProblem(
@@ -128,11 +131,7 @@ export const stationsPlugin: CloudPlugin = async (app, { context }) => {
         context.now(),
       );
       if (!row) {
-        throw new ApiProblem(
-          404,
-          'not-found',
-          `Your dealer has no station ${request.params.id}. The list of your stations is GET /v1/stations.`,
-        );
+        throw noSuchStation(request.params.id);
       }
       return stationView(row);
     },
