@@ -196,7 +196,11 @@ export async function registerModule(
     return repeatRegistration(context, principal, existing, nonce);
   }
   const holder = await activeRegistrationOfVin(db, vin);
-  if (holder) throw carHasModuleConflict(holder);
+  // The car's module may be this very serial, registered with another key since `existing`
+  // was read (a concurrent registration): say so, not "another module".
+  if (holder) {
+    throw holder.serial === serial ? otherKeyConflict(holder) : carHasModuleConflict(holder);
+  }
 
   const { credentials, passwordHash } = await generateModuleCredentials(serial);
   const row: ModuleRegistrationRow = {
@@ -263,7 +267,9 @@ export async function registerModule(
         : otherKeyConflict(bySerial);
     }
     const byVin = await activeRegistrationOfVin(db, vin);
-    if (byVin) throw carHasModuleConflict(byVin);
+    if (byVin) {
+      throw byVin.serial === serial ? otherKeyConflict(byVin) : carHasModuleConflict(byVin);
+    }
     throw error;
   }
   return { created: true, answer: answerOf(context, row, credentials) };
