@@ -7,6 +7,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { HARDWARE_REVISIONS } from '../vehicle/hardware.js';
 import { StringEnum } from './enums.js';
 import { errorResponses } from './errors.js';
+import { Base64Text } from './formats.js';
 import { defineRoute } from './route.js';
 import { WORKSHOP_ROLES } from './roles.js';
 
@@ -69,11 +70,8 @@ export const MAX_FIRMWARE_IMAGE_BYTES = 16 * 1024 * 1024;
 
 export const FirmwareUploadSchema = Type.Object(
   {
-    image: Type.String({
-      contentEncoding: 'base64',
-      pattern: '^[A-Za-z0-9+/]*={0,2}$',
+    image: Base64Text('The signed image (.msfw), base64.', {
       maxLength: Math.ceil(MAX_FIRMWARE_IMAGE_BYTES / 3) * 4,
-      description: 'The signed image (.msfw), base64.',
     }),
     releaseNotes: Type.String({ maxLength: 20_000 }),
   },

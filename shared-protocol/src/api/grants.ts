@@ -17,6 +17,7 @@ import { SERVICE_AUTHORIZATION_MAX_MS, ServiceOperation } from '../trust/service
 import { Permission, WORKSHOP_TEST_KEY_MAX_MS } from '../trust/digital-key.js';
 import { StringEnum } from './enums.js';
 import { errorResponses } from './errors.js';
+import { Base64Text, DateTimeSchema, HexBytes } from './formats.js';
 import { ModuleSerialPathSchema } from './modules.js';
 import { defineRoute } from './route.js';
 
@@ -51,8 +52,8 @@ export const SERVICE_OPERATION_CODES: Readonly<Record<ServiceOperationName, Serv
   'factory-reset': ServiceOperation.FACTORY_RESET,
 };
 
-const Hex16 = Type.String({ pattern: '^[0-9a-f]{32}$', description: '16 bytes, hex.' });
-const Time = Type.String({ format: 'date-time' });
+const Hex16 = HexBytes(16, '16 bytes, hex.');
+const Time = DateTimeSchema;
 
 export const WorkshopTestKeyRequestSchema = Type.Object(
   {
@@ -69,11 +70,9 @@ export type WorkshopTestKeyRequest = Static<typeof WorkshopTestKeyRequestSchema>
 export const WorkshopTestKeySchema = Type.Object(
   {
     tokenId: Hex16,
-    token: Type.String({
-      contentEncoding: 'base64',
-      description:
-        "The encoded Signed DigitalKey (base64): present it to the module over BLE and sign each command with the station's key.",
-    }),
+    token: Base64Text(
+      "The encoded Signed DigitalKey (base64): present it to the module over BLE and sign each command with the station's key.",
+    ),
     moduleSerial: Type.String(),
     vin: Type.String(),
     permissions: Type.Array(StringEnum(WORKSHOP_TEST_KEY_PERMISSIONS), {
@@ -111,11 +110,9 @@ export type ServiceAuthorizationRequest = Static<typeof ServiceAuthorizationRequ
 export const ServiceAuthorizationGrantSchema = Type.Object(
   {
     authorizationId: Hex16,
-    authorization: Type.String({
-      contentEncoding: 'base64',
-      description:
-        "The encoded Signed ServiceAuthorization (base64): answer each module challenge with proveServiceAuthorization and the station's key.",
-    }),
+    authorization: Base64Text(
+      "The encoded Signed ServiceAuthorization (base64): answer each module challenge with proveServiceAuthorization and the station's key.",
+    ),
     moduleSerial: Type.String(),
     vin: Type.String(),
     operations: Type.Array(StringEnum(SERVICE_OPERATION_NAMES)),

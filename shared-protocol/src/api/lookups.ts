@@ -8,6 +8,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { StringEnum } from './enums.js';
 import { errorResponses } from './errors.js';
+import { DateTimeSchema } from './formats.js';
 import {
   INSTALLATION_VERDICTS,
   InstallationReportSchema,
@@ -22,7 +23,7 @@ import { defineRoute } from './route.js';
 import { WORKSHOP_ROLES } from './roles.js';
 import { VinParamsSchema, VinSchema } from './vehicles.js';
 
-const Time = Type.String({ format: 'date-time' });
+const Time = DateTimeSchema;
 const NullableTime = Type.Union([Time, Type.Null()]);
 
 export const MODULE_PRESENCE_STATUSES = ['online', 'offline', 'connection-lost'] as const;

@@ -14,14 +14,9 @@ import { Type, type Static } from '@sinclair/typebox';
 import { StringEnum } from './enums.js';
 import { errorResponses } from './errors.js';
 import { HardwareRevisionSchema } from './firmware.js';
+import { Base64Text, HexBytes } from './formats.js';
 import { defineRoute } from './route.js';
 import { VinSchema } from './vehicles.js';
-
-const hex = (bytes: number, description: string) =>
-  Type.String({ pattern: `^[0-9a-f]{${bytes * 2}}$`, description });
-
-const base64 = (description: string) =>
-  Type.String({ contentEncoding: 'base64', pattern: '^[A-Za-z0-9+/]*={0,2}$', description });
 
 /** A module serial in a path: any spelling validateModuleSerial accepts ("msm240012343"). */
 export const ModuleSerialTextSchema = Type.String({
@@ -44,7 +39,10 @@ export const REGISTRATION_NONCE_VALIDITY_MS = 10 * 60_000;
 
 export const RegistrationNonceSchema = Type.Object(
   {
-    nonce: hex(32, 'A fresh nonce, 32 bytes, for ProvisionBeginRequest.cloud_nonce. Single use.'),
+    nonce: HexBytes(
+      32,
+      'A fresh nonce, 32 bytes, for ProvisionBeginRequest.cloud_nonce. Single use.',
+    ),
     expiresAt: Type.String({
       format: 'date-time',
       description: 'Register the module before then (10 minutes after issue).',
@@ -72,12 +70,12 @@ export const ModuleRegistrationRequestSchema = Type.Object(
       description: 'The firmware the module runs (semver), e.g. 1.1.0.',
       examples: ['1.1.0'],
     }),
-    identityPublicKey: hex(
+    identityPublicKey: HexBytes(
       32,
       "The module's Ed25519 identity public key (ProvisionBeginResponse).",
     ),
-    nonce: hex(32, 'The nonce from createRegistrationNonce the module signed.'),
-    nonceSignature: hex(
+    nonce: HexBytes(32, 'The nonce from createRegistrationNonce the module signed.'),
+    nonceSignature: HexBytes(
       64,
       "ProvisionBeginResponse.nonce_signature: the identity key's signature over the nonce and serial.",
     ),
@@ -115,16 +113,16 @@ export type ModuleRegistration = Static<typeof ModuleRegistrationSchema>;
 export const RegisteredModuleSchema = Type.Object(
   {
     module: ModuleRegistrationSchema,
-    moduleCertificate: base64(
+    moduleCertificate: Base64Text(
       'Encoded mini.trust.v1.Signed ModuleCertificate: ProvisionCommitRequest.module_certificate.',
     ),
-    moduleLinkSettings: base64(
+    moduleLinkSettings: Base64Text(
       'Encoded mini.trust.v1.ModuleLinkSettings (broker, MQTT credentials, CA, cloud signing key ' +
         'certificates, advertising secret): decode it into ProvisionCommitRequest.module_link. ' +
         'It holds the MQTT password, which the cloud does not keep: every answer has a new one.',
     ),
     cloudSigningKeys: Type.Array(
-      base64('Encoded Signed CloudKeyCertificate, certified by the cloud root key.'),
+      Base64Text('Encoded Signed CloudKeyCertificate, certified by the cloud root key.'),
       { description: 'The cloud signing keys the settings carry: current, then next.' },
     ),
     brokerUrl: Type.String({ description: 'Where the module reaches the module link (MQTT).' }),

@@ -9,11 +9,12 @@ import { Type, type Static } from '@sinclair/typebox';
 import { sha256, toHex, utf8, type Signer } from '../crypto/index.js';
 import { StringEnum } from './enums.js';
 import { errorResponses } from './errors.js';
+import { HexBytes } from './formats.js';
 import { defineRoute } from './route.js';
 import { ANONYMOUS_ALLOWED } from './roles.js';
 
-const Hex32 = Type.String({ pattern: '^[0-9a-f]{64}$' });
-const Hex64 = Type.String({ pattern: '^[0-9a-f]{128}$' });
+const Hex32 = HexBytes(32);
+const Hex64 = HexBytes(64);
 
 export const StationIdSchema = Type.String({ pattern: '^STN-[0-9a-f-]{36}$' });
 
